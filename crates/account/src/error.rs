@@ -1,0 +1,148 @@
+//! The crate's one error type. `code()` is stable across IPC; `Display` is a plain English line.
+
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error(transparent)]
+    GeniusAuth(#[from] geniusauth::Error),
+    #[error("the OS keyring is not available: {0}")]
+    KeyringUnavailable(String),
+    #[error("local storage failed: {0}")]
+    Storage(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("port {0} of the callback address is in use by another program")]
+    SignInPortInUse(u16),
+    #[error("no sign-in arrived within 5 minutes")]
+    SignInTimeout,
+    #[error("the login token is for app {found}, not this profile's {expected}")]
+    SignInWrongApp { expected: String, found: String },
+    #[error("the sign-in was cancelled")]
+    SignInCancelled,
+    #[error("no profile is selected")]
+    NoProfile,
+    #[error("not signed in")]
+    NoSession,
+    #[error("{0}")]
+    Internal(String),
+    /// The outcome of a refresh another caller started while this one waited.
+    #[error("{}", .0.message)]
+    Shared(ErrorReply),
+}
+
+impl AccountError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        AccountError::InvalidInput(message.into())
+    }
+
+    /// The stable code the UI switches on (see docs/ipc.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AccountError::GeniusAuth(e) => genius_code(e),
+            AccountError::KeyringUnavailable(_) => "keyring_unavailable",
+            AccountError::Storage(_) => "storage",
+            AccountError::InvalidInput(_) => "invalid_input",
+            AccountError::SignInPortInUse(_) => "sign_in_port_in_use",
+            AccountError::SignInTimeout => "sign_in_timeout",
+            AccountError::SignInWrongApp { .. } => "sign_in_wrong_app",
+            AccountError::SignInCancelled => "sign_in_cancelled",
+            AccountError::NoProfile => "no_profile",
+            AccountError::NoSession => "no_session",
+            AccountError::Internal(_) => "internal",
+            AccountError::Shared(reply) => shared_code(&reply.code),
+        }
+    }
+
+    /// A failure that says nothing about the session's validity: keep it and retry later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AccountError::GeniusAuth(e) => e.is_transient(),
+            AccountError::Shared(reply) => TRANSIENT_CODES.contains(&reply.code.as_str()),
+            _ => false,
+        }
+    }
+
+    pub fn is_token_invalid(&self) -> bool {
+        match self {
+            AccountError::GeniusAuth(e) => e.is_token_invalid(),
+            AccountError::Shared(reply) => reply.code == "token_invalid",
+            _ => false,
+        }
+    }
+
+    pub fn to_reply(&self) -> ErrorReply {
+        if let AccountError::Shared(reply) = self {
+            return reply.clone();
+        }
+        let (server_code, server_msg, http_status) = match self {
+            AccountError::GeniusAuth(geniusauth::Error::Server {
+                code,
+                msg,
+                http_status,
+            }) => (Some(*code), Some(msg.clone()), Some(*http_status)),
+            _ => (None, None, None),
+        };
+        ErrorReply {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+            server_code,
+            server_msg,
+            http_status,
+        }
+    }
+}
+
+const TRANSIENT_CODES: [&str; 6] = [
+    "timeout",
+    "connect",
+    "tls",
+    "network",
+    "unexpected_reply",
+    "body_too_large",
+];
+
+/// Codes are `'static` so the enum stays cheap to match; a shared reply maps back onto them.
+fn shared_code(code: &str) -> &'static str {
+    const KNOWN: [&str; 12] = [
+        "token_invalid",
+        "unauthorized",
+        "clock_skew",
+        "server",
+        "timeout",
+        "connect",
+        "tls",
+        "network",
+        "unexpected_reply",
+        "body_too_large",
+        "invalid_input",
+        "no_session",
+    ];
+    KNOWN.into_iter().find(|k| *k == code).unwrap_or("internal")
+}
+
+fn genius_code(e: &geniusauth::Error) -> &'static str {
+    if e.is_token_invalid() {
+        "token_invalid"
+    } else if e.is_unauthorized() {
+        "unauthorized"
+    } else if e.is_clock_skew() {
+        "clock_skew"
+    } else {
+        e.code()
+    }
+}
+
+/// The `{code, message, …}` object every failed command rejects with.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorReply {
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_msg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+}

@@ -1,0 +1,21 @@
+//! Genius Account's session logic, free of Tauri: profiles, secret storage, browser sign-in,
+//! the token lifecycle (scheduled refresh, single-flight, offline backoff) and the snapshot
+//! the UI renders.
+
+pub mod avatar;
+pub mod callback;
+pub mod error;
+pub mod mask;
+pub mod messages;
+pub mod profile;
+pub mod secret_store;
+pub mod service;
+pub mod session;
+pub mod settings;
+pub mod snapshot;
+
+pub use error::{AccountError, ErrorReply};
+pub use profile::{Preset, Profile, ProfileInput};
+pub use service::{AccountService, Demo, ServiceConfig};
+pub use settings::{JsonSettingsFile, Settings, SettingsStore};
+pub use snapshot::Snapshot;

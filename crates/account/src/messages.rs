@@ -1,0 +1,62 @@
+//! Plain explanations of errors in the UI's language. The server's own (Chinese) message is
+//! shown beside them, never replaced.
+
+use crate::error::AccountError;
+
+pub fn explain(err: &AccountError, locale: &str) -> String {
+    if locale == "zh-CN" {
+        if let Some(text) = chinese(err) {
+            return text;
+        }
+    }
+    match err {
+        AccountError::GeniusAuth(e) => e.explanation(),
+        other => other.to_string(),
+    }
+}
+
+fn chinese(err: &AccountError) -> Option<String> {
+    use geniusauth::Error as G;
+    Some(match err {
+        AccountError::GeniusAuth(G::Server { code, .. }) => match code {
+            1 => "服务器拒绝了请求参数。".into(),
+            3 => "服务器不认识这个 appCode，请检查配置。".into(),
+            5 | 6 => {
+                "未授权：appSecret 错误（签名不对）、登录令牌无效或已使用，或令牌属于其他应用。"
+                    .into()
+            }
+            9 => "请求时间戳被拒绝：本机时钟不准，请校正系统时间。".into(),
+            19 => "请求过于频繁，请稍等一分钟再试。".into(),
+            31 => "令牌无效、已过期或已被吊销，请重新登录。".into(),
+            4 | 8 => "服务器内部错误，请稍后再试。".into(),
+            _ => return None,
+        },
+        AccountError::GeniusAuth(G::Timeout) => {
+            "服务器未在规定时间内响应，请检查网络后重试。".into()
+        }
+        AccountError::GeniusAuth(G::Connect(_)) => {
+            "无法连接服务器，请检查网络和服务器地址。".into()
+        }
+        AccountError::GeniusAuth(G::Tls(_)) => "安全连接失败：服务器证书未被接受。".into(),
+        AccountError::GeniusAuth(G::Network(_)) => "与服务器通信时连接中断。".into(),
+        AccountError::GeniusAuth(G::UnexpectedReply { http_status, .. }) => {
+            format!("服务器返回了无法识别的内容（HTTP {http_status}），可能是代理或服务故障。")
+        }
+        AccountError::GeniusAuth(G::BodyTooLarge { .. }) => {
+            "服务器返回的内容过大，已拒绝读取。".into()
+        }
+        AccountError::GeniusAuth(G::InvalidInput(detail)) | AccountError::InvalidInput(detail) => {
+            format!("请求未发送：{detail}")
+        }
+        AccountError::KeyringUnavailable(detail) => format!("系统钥匙串不可用：{detail}"),
+        AccountError::SignInPortInUse(port) => format!("回调端口 {port} 已被其他程序占用。"),
+        AccountError::SignInTimeout => "5 分钟内没有收到登录回调，请重试。".into(),
+        AccountError::SignInWrongApp { expected, found } => {
+            format!("该登录令牌属于应用 {found}，而不是当前配置的 {expected}。")
+        }
+        AccountError::SignInCancelled => "登录已取消。".into(),
+        AccountError::NoProfile => "尚未选择配置。".into(),
+        AccountError::NoSession => "尚未登录。".into(),
+        _ => return None,
+    })
+}

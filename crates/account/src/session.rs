@@ -1,0 +1,113 @@
+//! The signed-in session as the service holds it: tokens with their decoded claims and checks.
+
+use geniusauth::tokens::{self, Claims, TokenType};
+
+use crate::mask::mask;
+use crate::snapshot::{CheckView, SessionState, SignatureState, TokenView};
+
+/// Warn when the refresh token has less than this left.
+pub const EXPIRING_SOON_MS: i64 = 24 * 3600 * 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub user_id: u64,
+    pub name: String,
+    pub groups: Vec<String>,
+    pub avatar_url: String,
+}
+
+/// A token with what we know of it. `Debug` shows the masked value only.
+#[derive(Clone)]
+pub struct HeldToken {
+    pub value: String,
+    pub claims: Claims,
+    pub signature: SignatureState,
+    pub last_check: Option<CheckView>,
+}
+
+impl std::fmt::Debug for HeldToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldToken")
+            .field("value", &mask(&self.value))
+            .field("claims", &self.claims)
+            .finish()
+    }
+}
+
+impl HeldToken {
+    /// Decodes the token; verifies its signature when the server key is known.
+    pub fn new(
+        value: String,
+        expected: TokenType,
+        key: Option<&ed25519_dalek::VerifyingKey>,
+    ) -> Result<Self, geniusauth::Error> {
+        let claims = tokens::decode(&value)?.claims;
+        let signature = signature_state(&value, &claims, key);
+        if claims.token_type != expected {
+            return Err(geniusauth::Error::InvalidInput(format!(
+                "expected a {} token, got a {} token",
+                expected.as_str(),
+                claims.token_type.as_str()
+            )));
+        }
+        Ok(HeldToken {
+            value,
+            claims,
+            signature,
+            last_check: None,
+        })
+    }
+
+    pub fn recheck_signature(&mut self, key: Option<&ed25519_dalek::VerifyingKey>) {
+        self.signature = signature_state(&self.value, &self.claims, key);
+    }
+
+    pub fn view(&self, now_ms: i64) -> TokenView {
+        let expires_at = self.claims.exp.map(|s| s * 1000).unwrap_or(i64::MAX);
+        TokenView {
+            masked: mask(&self.value),
+            record_id: self.claims.id,
+            issued_at: self.claims.iat.unwrap_or_default() * 1000,
+            expires_at,
+            payload: self.claims.payload.clone(),
+            signature: self.signature,
+            last_check: self.last_check.clone(),
+            expiring_soon: self.claims.token_type == TokenType::Refresh
+                && expires_at - now_ms < EXPIRING_SOON_MS,
+        }
+    }
+
+    /// Seconds the token was issued for (exp − iat): scheduling uses this span, not the wall
+    /// clock, so a wrong local clock does not make us refresh too late or in a loop.
+    pub fn lifetime_secs(&self) -> Option<i64> {
+        Some(self.claims.exp? - self.claims.iat?).filter(|s| *s > 0)
+    }
+}
+
+/// Signature only: expiry and type are shown separately, so an expired but genuine token
+/// still reads "verified".
+fn signature_state(
+    value: &str,
+    claims: &Claims,
+    key: Option<&ed25519_dalek::VerifyingKey>,
+) -> SignatureState {
+    let Some(key) = key else {
+        return SignatureState::Unavailable;
+    };
+    let at = claims.iat.unwrap_or_default();
+    match tokens::verify_at(value, key, &claims.token_type, at) {
+        Ok(_) => SignatureState::Verified,
+        Err(_) => SignatureState::Failed,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub profile_id: String,
+    pub user: User,
+    pub avatar: Option<String>,
+    pub refresh: HeldToken,
+    pub access: Option<HeldToken>,
+    pub state: SessionState,
+    pub offline: Option<crate::snapshot::OfflineView>,
+}

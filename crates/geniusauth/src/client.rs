@@ -1,0 +1,354 @@
+//! The HTTP client: one typed async method per GeniusAuth endpoint.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ed25519_dalek::VerifyingKey;
+use reqwest::Method;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use url::Url;
+
+use crate::config::Config;
+use crate::envelope::{decode_envelope, read_capped_body, snippet};
+use crate::error::Error;
+use crate::model::{
+    AccessTokenInfo, Grant, LoginOptions, LoginResult, PayloadUpdate, PublicUserInfo,
+    RefreshResult, ServerPublicKeys, UserInfo, MAX_PAYLOAD_CHARS, MAX_REFRESH_VALIDITY_SECS,
+    MIN_REFRESH_VALIDITY_SECS,
+};
+use crate::signature::{sign, ParamValue};
+use crate::tokens::{self, Claims, TokenType};
+
+// The refresh routes end with '/': gin answers the slash-less form with a 307 redirect.
+const PATH_LOGIN_VERIFY: &str = "/api/v1/public/login/verify";
+const PATH_REFRESH: &str = "/api/v1/app/token/refresh/";
+const PATH_ACCESS_VERIFY: &str = "/api/v1/app/token/access/verify";
+const PATH_ACCESS_USER_INFO: &str = "/api/v1/app/token/access/user/info";
+const PATH_PUBLIC_USER_INFO: &str = "/api/v1/app/user/info";
+const PATH_SERVER_KEYS: &str = "/api/v1/app/keypair/server";
+
+const MAX_REDIRECTS: usize = 5;
+
+/// A GeniusAuth client for one app. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: Config,
+    /// The token-signing key, fetched on first use by [`Client::verify_token`].
+    jwt_key: OnceCell<VerifyingKey>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+type Params = Vec<(&'static str, ParamValue)>;
+
+impl Client {
+    pub fn new(config: Config) -> Result<Self, Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("geniusauth/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .redirect(same_host_redirects())
+            .build()
+            .map_err(|e| Error::Network(error_chain(&e)))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                config,
+                jwt_key: OnceCell::new(),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Where to send the user's browser to sign in: `<server>/?appCode=<code>`.
+    pub fn login_url(&self) -> Url {
+        let mut url = self.endpoint("/");
+        url.query_pairs_mut()
+            .append_pair("appCode", &self.inner.config.app_code);
+        url
+    }
+
+    /// `POST /api/v1/public/login/verify`: exchanges the single-use login token the browser
+    /// brought back for the user's identity and (with the default grant) tokens.
+    pub async fn login_verify(
+        &self,
+        login_token: &str,
+        options: &LoginOptions,
+    ) -> Result<LoginResult, Error> {
+        let mut params: Params = vec![("token", checked_token(login_token, "login token")?)];
+        match options.grant {
+            Grant::RefreshToken { valid } => {
+                params.push(("grantType", "refresh_token".into()));
+                if let Some(valid) = valid {
+                    if !(MIN_REFRESH_VALIDITY_SECS..=MAX_REFRESH_VALIDITY_SECS).contains(&valid) {
+                        return Err(Error::InvalidInput(format!(
+                            "refresh token validity must be {MIN_REFRESH_VALIDITY_SECS} to \
+                             {MAX_REFRESH_VALIDITY_SECS} seconds (7 to 30 days), got {valid}"
+                        )));
+                    }
+                    params.push(("valid", ParamValue::Int(valid as i64)));
+                }
+            }
+            Grant::Once => params.push(("grantType", "once".into())),
+            Grant::None => {}
+        }
+        if let Some(payload) = options.payload.as_deref().filter(|p| !p.is_empty()) {
+            params.push(("payload", checked_payload(payload)?));
+        }
+        if let Some(ip) = options.client_ip.as_deref().map(str::trim) {
+            if !ip.is_empty() {
+                params.push(("clientIp", ip.into()));
+            }
+        }
+        self.call(Method::POST, PATH_LOGIN_VERIFY, params).await
+    }
+
+    /// `POST /api/v1/app/token/refresh/`: a new 5-minute access token.
+    pub async fn refresh_access_token(&self, refresh_token: &str) -> Result<RefreshResult, Error> {
+        let params = vec![("token", checked_token(refresh_token, "refresh token")?)];
+        self.call(Method::POST, PATH_REFRESH, params).await
+    }
+
+    /// `PATCH /api/v1/app/token/refresh/`: a new refresh token carrying `payload`, plus an
+    /// access token when `with_access_token`.
+    pub async fn edit_payload(
+        &self,
+        refresh_token: &str,
+        payload: &str,
+        with_access_token: bool,
+    ) -> Result<PayloadUpdate, Error> {
+        let token = checked_token(refresh_token, "refresh token")?;
+        if payload.is_empty() {
+            return Err(Error::InvalidInput("the new payload must not be empty".into()));
+        }
+        let params = vec![
+            ("token", token),
+            ("payload", checked_payload(payload)?),
+            ("accessToken", with_access_token.into()),
+        ];
+        self.call(Method::PATCH, PATH_REFRESH, params).await
+    }
+
+    /// `DELETE /api/v1/app/token/refresh/`: revokes the refresh token and every access token
+    /// made from it. Works for tokens of any app.
+    pub async fn revoke_refresh_token(&self, refresh_token: &str) -> Result<(), Error> {
+        let params = vec![("token", checked_token(refresh_token, "refresh token")?)];
+        let IgnoredAny = self.call(Method::DELETE, PATH_REFRESH, params).await?;
+        Ok(())
+    }
+
+    /// `POST /api/v1/app/token/access/verify`: whose access token this is, and its payload.
+    pub async fn verify_access_token(&self, access_token: &str) -> Result<AccessTokenInfo, Error> {
+        let params = vec![("token", checked_token(access_token, "access token")?)];
+        self.call(Method::POST, PATH_ACCESS_VERIFY, params).await
+    }
+
+    /// `POST /api/v1/app/token/access/user/info`: the user behind an access token.
+    pub async fn user_info(&self, access_token: &str) -> Result<UserInfo, Error> {
+        let params = vec![("token", checked_token(access_token, "access token")?)];
+        self.call(Method::POST, PATH_ACCESS_USER_INFO, params).await
+    }
+
+    /// `GET /api/v1/app/user/info?id=1,2`: public profiles, in the order the server returns them
+    /// (unknown ids are left out).
+    pub async fn public_user_info(&self, ids: &[u64]) -> Result<Vec<PublicUserInfo>, Error> {
+        if ids.is_empty() {
+            return Err(Error::InvalidInput("at least one user id is needed".into()));
+        }
+        let joined = ids
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let users: Option<Vec<PublicUserInfo>> = self
+            .call(Method::GET, PATH_PUBLIC_USER_INFO, vec![("id", joined.into())])
+            .await?;
+        Ok(users.unwrap_or_default())
+    }
+
+    /// `GET /api/v1/app/keypair/server`: the server's public keys as PEM text.
+    pub async fn server_public_keys(&self) -> Result<ServerPublicKeys, Error> {
+        #[derive(Deserialize)]
+        struct WireKeys {
+            #[serde(default)]
+            jwt: Option<String>,
+            #[serde(default)]
+            ca: Option<String>,
+        }
+        let (status, body) = self
+            .call_raw(Method::GET, PATH_SERVER_KEYS, Vec::new())
+            .await?;
+        let wire: WireKeys = decode_envelope(status, &body)?;
+        let unexpected = || Error::UnexpectedReply {
+            http_status: status,
+            snippet: snippet(&body),
+        };
+        let jwt = pem_from_wire(wire.jwt.as_deref().unwrap_or_default()).ok_or_else(unexpected)?;
+        let ca = pem_from_wire(wire.ca.as_deref().unwrap_or_default()).ok_or_else(unexpected)?;
+        Ok(ServerPublicKeys { jwt, ca })
+    }
+
+    /// Verifies a token locally (signature, type, expiry) with the server key, fetched once per
+    /// client. Revocation is not visible locally.
+    pub async fn verify_token(&self, token: &str, expected: &TokenType) -> Result<Claims, Error> {
+        let key = self
+            .inner
+            .jwt_key
+            .get_or_try_init(|| async { self.server_public_keys().await?.jwt_verifying_key() })
+            .await?;
+        tokens::verify(token, key, expected)
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        params: Params,
+    ) -> Result<T, Error> {
+        let (status, body) = self.call_raw(method, path, params).await?;
+        decode_envelope(status, &body)
+    }
+
+    /// Signs `params`, sends them (JSON body for POST/PATCH, query string for GET/DELETE) and
+    /// returns the HTTP status and the size-capped body.
+    async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        mut params: Params,
+    ) -> Result<(u16, Vec<u8>), Error> {
+        let config = &self.inner.config;
+        params.push(("appCode", config.app_code.as_str().into()));
+        let time_stamp = tokens::unix_now().saturating_add(config.clock_offset_secs);
+        params.push(("timeStamp", ParamValue::Int(time_stamp)));
+        let signature = sign(&params, &config.app_secret);
+        params.push(("signature", signature.into()));
+
+        let mut url = self.endpoint(path);
+        let request = if method == Method::GET || method == Method::DELETE {
+            {
+                let mut query = url.query_pairs_mut();
+                for (key, value) in &params {
+                    query.append_pair(key, &value.to_string());
+                }
+            }
+            self.inner.http.request(method, url)
+        } else {
+            let body: serde_json::Map<String, serde_json::Value> = params
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), value.to_json()))
+                .collect();
+            self.inner.http.request(method, url).json(&body)
+        };
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status().as_u16();
+        let body = read_capped_body(response, config.max_body_bytes).await?;
+        Ok((status, body))
+    }
+
+    /// `path` under the base URL, keeping any path prefix of the base.
+    fn endpoint(&self, path: &str) -> Url {
+        let mut url = self.inner.config.base_url.clone();
+        let prefix = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{prefix}{path}"));
+        url.set_query(None);
+        url.set_fragment(None);
+        url
+    }
+}
+
+fn checked_token(token: &str, what: &str) -> Result<ParamValue, Error> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(Error::InvalidInput(format!("the {what} is empty")));
+    }
+    Ok(token.into())
+}
+
+fn checked_payload(payload: &str) -> Result<ParamValue, Error> {
+    let chars = payload.chars().count();
+    if chars > MAX_PAYLOAD_CHARS {
+        return Err(Error::InvalidInput(format!(
+            "the payload has {chars} characters, at most {MAX_PAYLOAD_CHARS} are allowed"
+        )));
+    }
+    Ok(payload.into())
+}
+
+/// The server sends each PEM document base64-encoded (Go `[]byte`); accept plain PEM too.
+/// An absent key reads as empty.
+fn pem_from_wire(value: &str) -> Option<String> {
+    if value.is_empty() || value.contains("-----BEGIN") {
+        return Some(value.to_owned());
+    }
+    let bytes = STANDARD.decode(value.trim()).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Follows redirects only within the same host, so tokens in a re-sent body never go elsewhere.
+fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_host = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.host_str() == attempt.url().host_str());
+        if attempt.previous().len() > MAX_REDIRECTS || !same_host {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Maps a reqwest failure to this crate's error. The URL is dropped first: on GET/DELETE its
+/// query string holds a token.
+pub(crate) fn transport_error(err: reqwest::Error) -> Error {
+    let err = err.without_url();
+    if err.is_timeout() {
+        return Error::Timeout;
+    }
+    let detail = error_chain(&err);
+    let lower = detail.to_lowercase();
+    let tls = ["certificate", "tls", "handshake", "rustls"]
+        .iter()
+        .any(|word| lower.contains(word));
+    if tls {
+        Error::Tls(detail)
+    } else if err.is_connect() {
+        Error::Connect(detail)
+    } else {
+        Error::Network(detail)
+    }
+}
+
+/// `outer: inner: innermost`, skipping repeated messages.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}

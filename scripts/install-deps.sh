@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every system package and cargo tool the project needs, skipping what is already there,
+# so a second run costs a few seconds.
+set -euo pipefail
+
+# Build: Tauri v2 on Linux (webkit2gtk 4.1 and friends). Run: Xvfb, fonts with CJK glyphs.
+# Tests: WebKitWebDriver, a Secret Service (gnome-keyring) on a private D-Bus, imagemagick.
+PACKAGES=(
+  build-essential pkg-config curl file
+  libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
+  librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev
+  xvfb xauth imagemagick webkit2gtk-driver
+  dbus dbus-x11 gnome-keyring libsecret-tools
+  fonts-noto-cjk fonts-dejavu-core xdg-utils librsvg2-bin
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Cargo tools, from crates.io, only when absent.
+need_cargo_tool() { command -v "$1" >/dev/null 2>&1; }
+for spec in ${GENIUS_CARGO_TOOLS:-}; do
+  bin=${spec%%@*}
+  need_cargo_tool "$bin" || cargo install --locked "$spec"
+done

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every check: formatting, lints, and all tests
+# (unit, loopback HTTP against the emulator, the real keyring, the real window through WebDriver).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The tests get their own D-Bus session (for the Secret Service) and X display (for the window).
+exec dbus-run-session -- xvfb-run -a -s "-screen 0 1280x900x24" bash scripts/test-session.sh "$@"

@@ -1,0 +1,30 @@
+// Clipboard write with a fallback for webviews without the async Clipboard API.
+
+export async function copyText(text) {
+  try {
+    if (navigator.clipboard?.writeText) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    /* fall through to the legacy path */
+  }
+  const active = document.activeElement;
+  const ta = document.createElement('textarea');
+  ta.value = text;
+  ta.setAttribute('readonly', '');
+  ta.setAttribute('aria-hidden', 'true');
+  ta.className = 'clipboard-helper';
+  document.body.append(ta);
+  ta.select();
+  let ok = false;
+  try {
+    ok = document.execCommand('copy');
+  } catch {
+    ok = false;
+  }
+  ta.value = '';
+  ta.remove();
+  if (active && typeof active.focus === 'function') active.focus({ preventScroll: true });
+  return ok;
+}

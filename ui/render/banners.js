@@ -1,0 +1,56 @@
+// Banners above the page content: errors, storage problems, offline.
+
+import { h } from '../dom.js';
+import { t, fmtDateTime, fmtTime } from '../i18n.js';
+import { run, currentError, dismissError } from '../store.js';
+import { button, icon, countdown } from './widgets.js';
+
+export function errorBanner() {
+  const err = currentError();
+  if (!err) return null;
+  const hasServer = err.serverCode != null || err.serverMsg;
+  return h('div', { class: 'banner banner-danger', role: 'alert', testid: 'error-banner', 'data-code': err.code },
+    icon('alertCircle', { cls: 'banner-icon' }),
+    h('div', { class: 'banner-body' },
+      h('p', { class: 'banner-title', testid: 'error-message', text: err.message || t('error.generic') }),
+      hasServer
+        ? h('p', { class: 'banner-detail', testid: 'error-server' },
+          err.serverCode != null ? h('span', { class: 'code-chip', text: t('error.serverCode', { code: err.serverCode }) }) : null,
+          err.serverMsg ? h('span', { class: 'server-msg', lang: 'zh-CN', text: err.serverMsg }) : null)
+        : null,
+      h('p', { class: 'banner-meta' },
+        h('span', { class: 'mono', text: err.code }),
+        err.at ? h('span', { text: ` · ${fmtTime(err.at)}` }) : null)),
+    button({ label: t('common.dismiss'), icon: 'x', variant: 'ghost', size: 'sm', iconOnly: true, testid: 'btn-dismiss-error', onClick: () => dismissError() }));
+}
+
+export function storageBanner(snap) {
+  const st = snap.storage;
+  if (!st || st.available) return null;
+  return h('div', { class: 'banner banner-warning', role: 'region', 'aria-label': t('storage.title'), testid: 'storage-banner' },
+    icon('alert', { cls: 'banner-icon' }),
+    h('div', { class: 'banner-body' },
+      h('p', { class: 'banner-title', text: t('storage.title') }),
+      h('p', { text: t('storage.body') }),
+      st.message ? h('p', { class: 'banner-meta', text: st.message }) : null,
+      h('div', { class: 'banner-actions' },
+        button({ label: t('storage.optIn'), icon: 'unlock', variant: 'warning', size: 'sm', busy: 'storage', testid: 'storage-optin',
+          onClick: () => run('use_file_store', { enabled: true }) }),
+        h('span', { class: 'banner-note', text: t('storage.optInNote') }))));
+}
+
+export function offlineBanner(session) {
+  const off = session?.offline;
+  if (session?.state !== 'offline' || !off) return null;
+  return h('div', { class: 'banner banner-info', role: 'status', testid: 'offline-banner' },
+    icon('wifiOff', { cls: 'banner-icon' }),
+    h('div', { class: 'banner-body' },
+      h('p', { class: 'banner-title', text: t('offline.title') }),
+      h('p', {},
+        off.nextRetryAt
+          ? [t('offline.nextRetry', { time: fmtTime(off.nextRetryAt) }), ' · ',
+            countdown(off.nextRetryAt, { testid: 'offline-retry-in', cls: 'inline', doneKey: 'offline.retrying' })]
+          : null),
+      off.message ? h('p', { class: 'banner-meta', text: off.message }) : null,
+      off.since ? h('p', { class: 'banner-meta', text: t('offline.since', { time: fmtDateTime(off.since) }) }) : null));
+}
