@@ -1,7 +1,81 @@
-//! The desktop app: thin glue between the web UI and the Tauri-free crates.
+//! The desktop app: thin glue between the web UI and the Tauri-free `account` crate.
+//! Commands, managed state, the `state` event, windows; no session logic lives here.
+
+mod commands;
+mod demo;
+mod settings_store;
+
+use account::{AccountService, ServiceConfig};
+use tauri::{Emitter, Manager};
+
+/// What every command reaches through `tauri::State`.
+pub struct AppState {
+    pub service: AccountService,
+    pub demo: demo::DemoServer,
+}
+
+/// Command-line options the app understands.
+#[derive(Debug, Default, Clone)]
+pub struct LaunchOptions {
+    /// Start the embedded emulator and make its demo app the active profile.
+    pub demo: bool,
+}
+
+impl LaunchOptions {
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Self {
+        LaunchOptions {
+            demo: args.into_iter().any(|a| a == "--demo"),
+        }
+    }
+}
 
 pub fn run() {
+    let options = LaunchOptions::from_args(std::env::args().skip(1));
     tauri::Builder::default()
-        .run(tauri::generate_context!())
-        .expect("error while running Genius Account");
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_opener::init())
+        .setup(move |app| {
+            let service = build_service(app.handle())?;
+            let handle = app.handle().clone();
+            service.set_listener(move |snapshot| {
+                let _ = handle.emit("state", snapshot);
+            });
+            app.manage(AppState {
+                service: service.clone(),
+                demo: demo::DemoServer::default(),
+            });
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let state = handle.state::<AppState>();
+                if options.demo {
+                    if let Err(err) = state.demo.start(&state.service).await {
+                        eprintln!("genius-account: demo mode failed to start: {err}");
+                    }
+                }
+                state.service.start().await;
+            });
+            Ok(())
+        })
+        .invoke_handler(commands::handler())
+        .build(tauri::generate_context!())
+        .expect("error while building Genius Account")
+        .run(|_app, _event| {});
+}
+
+fn build_service(app: &tauri::AppHandle) -> Result<AccountService, Box<dyn std::error::Error>> {
+    let paths = app.path();
+    let data_dir = paths.app_data_dir()?;
+    let cache_dir = paths.app_cache_dir()?;
+    let locale = sys_locale::get_locale().unwrap_or_else(|| "en".into());
+    let config = ServiceConfig::new(data_dir, cache_dir, locale);
+    let store = settings_store::PluginSettings::open(app)?;
+    Ok(AccountService::new(config, Box::new(store)))
 }

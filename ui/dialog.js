@@ -1,7 +1,7 @@
 // Modal dialogs: <dialog> + showModal, with our own focus trap (Tab wraps inside), Esc to
 // close (unless an action is running) and focus returned to whatever opened the dialog.
 
-import { h, focusables, keyOf, findByKey, uid } from './dom.js';
+import { h, append, focusables, keyOf, findByKey, uid } from './dom.js';
 import { t } from './i18n.js';
 import { icon, button, setButtonBusy } from './render/widgets.js';
 
@@ -15,7 +15,7 @@ export function isDialogOpen() {
  * openModal({title, testid, tone, icon, build}) — build(ctx) returns {body: [nodes], actions: [nodes]}.
  * ctx: {close(), setBusy(bool), setError(msg|null), dialog}
  */
-export function openModal({ title, testid, tone, icon: ic, build, wide }) {
+export function openModal({ title, testid, tone, icon: ic, build, wide, backdropClose = true }) {
   if (current) current.close();
   const openerKey = keyOf(document.activeElement);
   const titleId = uid('dlg-title');
@@ -40,14 +40,14 @@ export function openModal({ title, testid, tone, icon: ic, build, wide }) {
   };
   const { body = [], actions = [] } = build(ctx);
 
-  dlg.append(
+  append(dlg, [
     h('div', { class: 'modal-head' },
       ic ? h('span', { class: ['modal-icon', tone && `modal-icon-${tone}`] }, icon(ic)) : null,
       h('h2', { class: 'modal-title', id: titleId, text: title }),
       button({ label: t('common.close'), icon: 'x', variant: 'ghost', iconOnly: true, size: 'sm', extra: { class: 'btn btn-ghost btn-sm btn-icon modal-close' }, onClick: () => close() })),
     h('div', { class: 'modal-body' }, body, errorBox),
     actions.length ? h('div', { class: 'modal-actions' }, actions) : null,
-  );
+  ]);
 
   dlg.addEventListener('keydown', (e) => {
     if (e.key === 'Tab') {
@@ -73,7 +73,7 @@ export function openModal({ title, testid, tone, icon: ic, build, wide }) {
   });
   dlg.addEventListener('click', (e) => {
     // A click on the backdrop (outside the dialog box) closes it, like Esc.
-    if (e.target !== dlg || busy) return;
+    if (e.target !== dlg || busy || !backdropClose) return;
     const r = dlg.getBoundingClientRect();
     const inside = e.clientX >= r.left && e.clientX <= r.right && e.clientY >= r.top && e.clientY <= r.bottom;
     if (!inside) close();

@@ -79,9 +79,10 @@ export async function run(cmd, args, { busy = BUSY[cmd], silent = false } = {}) 
   try {
     const value = await invoke(cmd, args);
     if (isSnapshot(value)) store.snap = value;
+    if (store.localError?.cmd === cmd) store.localError = null;
     return { ok: true, value };
   } catch (error) {
-    if (!silent) store.localError = { ...error, at: Date.now() };
+    if (!silent) store.localError = { ...error, at: error.at ?? Date.now(), cmd };
     return { ok: false, error };
   } finally {
     if (busy) {

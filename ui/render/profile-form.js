@@ -131,7 +131,7 @@ export function profileForm(state, { idPrefix, submitLabel, onCancel, onSaved })
       return h('label', { class: 'preset' }, radio,
         h('span', { class: 'preset-body' },
           h('span', { class: 'preset-title', text: t(`preset.${p.id}`) }),
-          h('span', { class: 'preset-host', text: p.server ? hostOf(p.server) : t('preset.customHint') })));
+          h('span', { class: ['preset-host', !p.server && 'preset-host-text'], text: p.server ? hostOf(p.server) : t('preset.customHint') })));
     });
 
     const serverInput = input('server', { testid: 'profile-server', attrs: { type: 'url', inputmode: 'url', placeholder: 'https://', readOnly: state.preset !== 'custom' } });
@@ -210,6 +210,7 @@ export function openProfileDialog(profile) {
     icon: profile ? 'edit' : 'plus',
     testid: 'dialog-profile',
     wide: true,
+    backdropClose: false, // a stray click must not throw away what was typed
     build(ctx) {
       const form = profileForm(state, {
         idPrefix: 'dlg',

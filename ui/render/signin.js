@@ -6,7 +6,7 @@ import { t } from '../i18n.js';
 import { run, setUi, store, isBusy } from '../store.js';
 import { copyText } from '../clipboard.js';
 import { toast } from '../toast.js';
-import { avatar, badge, button, countdown, cpLength, field, hostOf, icon, PAYLOAD_MAX, payloadCounter, updateCounter, setFieldError } from './widgets.js';
+import { avatar, spinner, badge, button, countdown, cpLength, field, hostOf, icon, PAYLOAD_MAX, payloadCounter, updateCounter, setFieldError } from './widgets.js';
 
 const LIFETIMES = [7, 14, 21, 30];
 
@@ -113,12 +113,6 @@ function pasteForm(pending, busy) {
   const form = h('form', { class: 'paste-form', novalidate: true, onSubmit: (e) => { e.preventDefault(); signInPaste(); } },
     field({ id: 'paste-token', label: t('signin.pasteLabel'), hint: t('signin.pasteHint'),
       control: h('div', { class: 'input-group' }, input, submit) }));
-  // field() wires label/aria to the group; point them at the input itself.
-  const group = form.querySelector('.input-group');
-  group.removeAttribute('id');
-  group.removeAttribute('aria-describedby');
-  input.id = 'paste-token';
-  input.setAttribute('aria-describedby', 'paste-token-hint');
   return form;
 }
 
@@ -163,9 +157,16 @@ function demoCard(snap) {
           type: 'button', class: 'demo-user', testid: 'demo-signin', 'data-uid': String(u.id),
           'data-signin-kind': 'demo', disabled: signinDisabled('demo'),
           'aria-label': t('demo.signInAsUser', { name: u.name, id: u.id }),
-          onClick: (e) => { if (!e.currentTarget.disabled) run('demo_sign_in', { uid: u.id, ...payloadArg() }); },
+          'aria-busy': isBusy('signin') && store.ui.demoUid === u.id ? 'true' : null,
+          onClick: (e) => {
+            if (e.currentTarget.disabled) return;
+            store.ui.demoUid = u.id;
+            run('demo_sign_in', { uid: u.id, ...payloadArg() });
+          },
         },
-        avatar({ userId: u.id, name: u.name, avatar: null }, { size: 'sm' }),
+        isBusy('signin') && store.ui.demoUid === u.id
+          ? h('span', { class: 'avatar avatar-sm avatar-busy' }, spinner())
+          : avatar({ userId: u.id, name: u.name, avatar: null }, { size: 'sm' }),
         h('span', { class: 'demo-user-text' },
           h('span', { class: 'demo-user-name', text: u.name }),
           h('span', { class: 'demo-user-id', text: t('user.idShort', { id: u.id }) })))))));

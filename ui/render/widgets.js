@@ -115,10 +115,11 @@ export function countdown(at, { testid, cls, doneKey } = {}) {
 export function field({ id, label, control, hint, error, counter, optional }) {
   const hintId = hint ? `${id}-hint` : null;
   const errId = `${id}-error`;
-  control.id = id;
+  const target = control.matches('input, select, textarea') ? control : control.querySelector('input, select, textarea');
+  target.id = id;
   const described = [hintId, errId, counter ? `${id}-counter` : null].filter(Boolean).join(' ');
-  control.setAttribute('aria-describedby', described);
-  if (error) control.setAttribute('aria-invalid', 'true');
+  target.setAttribute('aria-describedby', described);
+  if (error) target.setAttribute('aria-invalid', 'true');
   return h(
     'div',
     { class: 'field' },

@@ -603,26 +603,18 @@ impl AccountService {
         Ok(())
     }
 
-    /// Demo mode only: mints a login token for a seeded user, as if they signed in in a browser.
-    pub async fn demo_sign_in(
-        &self,
-        uid: u64,
-        mint: impl FnOnce(&str, u64) -> Result<String, String>,
-        payload: Option<String>,
-    ) -> Result<(), AccountError> {
-        let app_code = {
-            let st = self.state();
-            let demo = st
-                .demo
-                .as_ref()
-                .ok_or_else(|| AccountError::invalid("not in demo mode"))?;
-            if st.settings.active_profile_id.as_deref() != Some(DEMO_PROFILE_ID) {
-                return Err(AccountError::invalid("switch to the demo profile first"));
-            }
-            demo.app_code.clone()
-        };
-        let token = mint(&app_code, uid).map_err(AccountError::Internal)?;
-        self.sign_in_with_token(token, payload).await
+    /// Demo mode only: the demo app's code, for minting a login token as if a seeded user
+    /// had signed in in a browser.
+    pub fn demo_app_code(&self) -> Result<String, AccountError> {
+        let st = self.state();
+        let demo = st
+            .demo
+            .as_ref()
+            .ok_or_else(|| AccountError::invalid("not in demo mode"))?;
+        if st.settings.active_profile_id.as_deref() != Some(DEMO_PROFILE_ID) {
+            return Err(AccountError::invalid("switch to the demo profile first"));
+        }
+        Ok(demo.app_code.clone())
     }
 
     async fn store_refresh_token(&self, profile: &Profile, token: &str) {
@@ -762,7 +754,8 @@ impl AccountService {
             Err(err) if err.is_transient() || err.is_token_invalid() => {}
             Err(err) => self.record_error(&err),
         }
-        if let Some(client) = self.state().clients.get(&profile.id).cloned() {
+        let client = self.state().clients.get(&profile.id).cloned();
+        if let Some(client) = client {
             let key = self.server_key(&profile, &client).await;
             if let Some(session) = self.state().session.as_mut() {
                 session.refresh.recheck_signature(key.as_ref());

@@ -1,1 +1,94 @@
-//! A local GeniusAuth-compatible server.
+//! A local server that behaves like the production GeniusAuth server (v.ncuos.com), so that
+//! the app, the typed client and the CLI can be developed and tested offline.
+//!
+//! It speaks the same wire protocol (paths, signatures, envelope, codes, HTTP statuses,
+//! Ed25519 JWTs), serves a stand-in login page, persists its state in SQLite and adds an
+//! emulator-only admin API under `/__emulator/` (clock control, fault injection, request
+//! counts). See the crate README for the admin API and the seed format.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), geniusauth_emulator::Error> {
+//! use geniusauth_emulator::{Config, Emulator};
+//! let emulator = Emulator::start(Config {
+//!     listen: "127.0.0.1:0".parse().expect("address"),
+//!     ..Config::default()
+//! })
+//! .await?;
+//! let info = emulator.info().clone();
+//! let login_token = emulator.login_token(&info.app_code, info.users[0].id)?;
+//! # let _ = login_token;
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod admin;
+mod avatar;
+mod binding;
+mod clock;
+pub mod codes;
+mod envelope;
+mod error;
+mod faults;
+mod gojson;
+mod jwt;
+mod keypair;
+mod login_page;
+mod routes;
+mod seed;
+mod server;
+mod signature;
+mod store;
+mod tokens;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+pub use error::Error;
+pub use server::{set_request_logging, Emulator};
+
+/// The port the emulator listens on by default (loopback only).
+pub const DEFAULT_PORT: u16 = 4780;
+
+/// Where the emulator keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// Gone when the emulator stops.
+    Memory,
+    /// A SQLite file; restarting with the same file keeps keys, apps, users and tokens.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database: Database,
+    /// A seed file replacing the default demo data (used only when the database is empty).
+    pub seed: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
+            database: Database::Memory,
+            seed: None,
+        }
+    }
+}
+
+/// What the binary prints as its first stdout line: where it listens, the demo app and users.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartupInfo {
+    pub url: String,
+    pub app_code: String,
+    pub app_secret: String,
+    pub users: Vec<SeedUser>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SeedUser {
+    pub id: u64,
+    pub name: String,
+}

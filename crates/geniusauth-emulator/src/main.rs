@@ -1,1 +1,96 @@
-fn main() {}
+//! `geniusauth-emulator`: runs the emulator until Ctrl-C or SIGTERM.
+//! The first stdout line is the JSON [`StartupInfo`]; logs go to stderr.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use geniusauth_emulator::{set_request_logging, Config, Database, Emulator, StartupInfo};
+
+/// A local server that behaves like the production GeniusAuth server.
+#[derive(Debug, Parser)]
+#[command(name = "geniusauth-emulator", version)]
+struct Cli {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:4780")]
+    listen: SocketAddr,
+    /// SQLite database file (created if missing); state survives restarts.
+    #[arg(long, value_name = "PATH", conflicts_with = "memory")]
+    db: Option<PathBuf>,
+    /// Keep everything in memory (the default when --db is not given).
+    #[arg(long)]
+    memory: bool,
+    /// JSON seed file replacing the default demo app and users (empty database only).
+    #[arg(long, value_name = "FILE")]
+    seed: Option<PathBuf>,
+    /// Do not log each request to stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn print_startup_line(info: &StartupInfo) -> std::io::Result<()> {
+    let line = serde_json::to_string(info).map_err(std::io::Error::other)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()
+}
+
+async fn wait_for_termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = Config {
+        listen: cli.listen,
+        database: match cli.db {
+            Some(path) => Database::File(path),
+            None => Database::Memory,
+        },
+        seed: cli.seed,
+    };
+    set_request_logging(!cli.quiet);
+    let emulator = match Emulator::start(config).await {
+        Ok(emulator) => emulator,
+        Err(error) => {
+            eprintln!("geniusauth-emulator: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = print_startup_line(emulator.info()) {
+        eprintln!("geniusauth-emulator: cannot write to stdout: {error}");
+        emulator.shutdown().await;
+        return ExitCode::FAILURE;
+    }
+    eprintln!(
+        "geniusauth-emulator: listening on {} (login page: {}/?appCode={})",
+        emulator.url(),
+        emulator.url(),
+        emulator.info().app_code
+    );
+    wait_for_termination().await;
+    eprintln!("geniusauth-emulator: shutting down");
+    emulator.shutdown().await;
+    ExitCode::SUCCESS
+}

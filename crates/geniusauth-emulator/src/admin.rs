@@ -1,0 +1,199 @@
+//! The emulator-only admin API under `/__emulator/` (not part of production). Answers are
+//! plain JSON (no envelope); errors are `{"error":"…"}` with a 4xx/5xx status.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::clock::floor_seconds;
+use crate::error::Error;
+use crate::faults::FaultSpec;
+use crate::seed::{random_code, validate_callback};
+use crate::server::SharedState;
+
+pub fn router() -> Router<SharedState> {
+    Router::new()
+        .route("/__emulator/info", get(info))
+        .route("/__emulator/login-token", post(login_token))
+        .route("/__emulator/apps", post(create_app))
+        .route("/__emulator/users", post(create_user))
+        .route("/__emulator/users/{id}/revoke-all", post(revoke_all))
+        .route("/__emulator/clock", get(clock).post(set_clock))
+        .route(
+            "/__emulator/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+        .route(
+            "/__emulator/requests",
+            get(request_counts).delete(reset_request_counts),
+        )
+}
+
+/// An admin failure: status and message.
+pub struct AdminError(StatusCode, String);
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<Error> for AdminError {
+    fn from(error: Error) -> AdminError {
+        let status = match &error {
+            Error::UnknownApp(_) | Error::UnknownUser(_) => StatusCode::NOT_FOUND,
+            Error::NoVisibleGroup { .. } => StatusCode::FORBIDDEN,
+            Error::Invalid(_) | Error::Seed { .. } => StatusCode::BAD_REQUEST,
+            Error::Database(_) | Error::Io(_) | Error::Corrupt(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        AdminError(status, error.to_string())
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, AdminError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AdminError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+async fn info(State(state): State<SharedState>) -> Json<crate::StartupInfo> {
+    Json(state.info.clone())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginTokenRequest {
+    app_code: String,
+    uid: u64,
+}
+
+async fn login_token(State(state): State<SharedState>, body: Bytes) -> Result<Response, AdminError> {
+    let request: LoginTokenRequest = parse(&body)?;
+    let token = state.login_token(&request.app_code, request.uid)?;
+    Ok(Json(json!({ "token": token })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateAppRequest {
+    name: String,
+    callback: String,
+    groups: Option<Vec<String>>,
+    permit_all_group: Option<bool>,
+}
+
+async fn create_app(State(state): State<SharedState>, body: Bytes) -> Result<Response, AdminError> {
+    let request: CreateAppRequest = parse(&body)?;
+    if request.name.trim().is_empty() {
+        return Err(Error::Invalid("name must not be empty".into()).into());
+    }
+    validate_callback(&request.callback)?;
+    let app = state.store().create_app(
+        &request.name,
+        &request.callback,
+        &random_code(8),
+        &random_code(100),
+        request.groups.as_deref(),
+        request.permit_all_group.unwrap_or(true),
+        false,
+    )?;
+    Ok(Json(json!({ "appCode": app.app_code, "appSecret": app.app_secret })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateUserRequest {
+    name: String,
+    #[serde(default)]
+    groups: Vec<String>,
+    avatar_url: Option<String>,
+}
+
+async fn create_user(State(state): State<SharedState>, body: Bytes) -> Result<Response, AdminError> {
+    let request: CreateUserRequest = parse(&body)?;
+    if request.name.trim().is_empty() {
+        return Err(Error::Invalid("name must not be empty".into()).into());
+    }
+    let id = state.store().create_user(
+        None,
+        &request.name,
+        &request.groups,
+        request.avatar_url.as_deref(),
+    )?;
+    Ok(Json(json!({ "id": id })).into_response())
+}
+
+async fn revoke_all(State(state): State<SharedState>, Path(id): Path<String>) -> Result<Response, AdminError> {
+    let uid: u64 = id
+        .parse()
+        .map_err(|_| AdminError(StatusCode::BAD_REQUEST, format!("invalid user id {id:?}")))?;
+    let oid = state.store().bump_oid(uid)?.ok_or(Error::UnknownUser(uid))?;
+    Ok(Json(json!({ "oid": oid })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockRequest {
+    advance_seconds: Option<i64>,
+    offset_seconds: Option<i64>,
+}
+
+fn clock_state(state: &SharedState) -> Response {
+    Json(json!({
+        "offsetSeconds": state.clock.offset_seconds(),
+        "now": floor_seconds(state.clock.now_ms()),
+    }))
+    .into_response()
+}
+
+async fn clock(State(state): State<SharedState>) -> Response {
+    clock_state(&state)
+}
+
+async fn set_clock(State(state): State<SharedState>, body: Bytes) -> Result<Response, AdminError> {
+    let request: ClockRequest = parse(&body)?;
+    if request.advance_seconds.is_none() && request.offset_seconds.is_none() {
+        return Err(Error::Invalid("give advanceSeconds or offsetSeconds".into()).into());
+    }
+    if let Some(offset) = request.offset_seconds {
+        state.clock.set_offset_seconds(offset);
+    }
+    if let Some(advance) = request.advance_seconds {
+        state.clock.advance_seconds(advance);
+    }
+    Ok(clock_state(&state))
+}
+
+async fn list_faults(State(state): State<SharedState>) -> Response {
+    Json(state.faults.list()).into_response()
+}
+
+async fn add_fault(State(state): State<SharedState>, body: Bytes) -> Result<Response, AdminError> {
+    let spec: FaultSpec = parse(&body)?;
+    if spec.times == Some(0) {
+        return Err(Error::Invalid("times must be at least 1".into()).into());
+    }
+    let id = state.faults.add(spec);
+    Ok(Json(json!({ "id": id })).into_response())
+}
+
+async fn clear_faults(State(state): State<SharedState>) -> Response {
+    let cleared = state.faults.clear();
+    Json(json!({ "cleared": cleared })).into_response()
+}
+
+async fn request_counts(State(state): State<SharedState>) -> Response {
+    Json(state.requests.snapshot()).into_response()
+}
+
+async fn reset_request_counts(State(state): State<SharedState>) -> Response {
+    state.requests.reset();
+    Json(json!({})).into_response()
+}

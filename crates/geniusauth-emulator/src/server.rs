@@ -1,0 +1,274 @@
+//! Startup (open, seed, bind) and the HTTP serving loop.
+//!
+//! The loop drives hyper directly rather than `axum::serve` so that a `drop` fault can close
+//! the connection without answering: a service error makes hyper abandon the connection.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tower::ServiceExt;
+
+use crate::clock::{floor_seconds, real_now_ns, Clock};
+use crate::error::Error;
+use crate::faults::{DropConnection, Faults, RequestCounts};
+use crate::keypair::{self_signed_ca_der, Keys};
+use crate::store::{Location, Store};
+use crate::tokens::Tokens;
+use crate::{admin, avatar, login_page, routes, seed, Config, Database, SeedUser, StartupInfo};
+
+static LOG_REQUESTS: AtomicBool = AtomicBool::new(false);
+
+/// Logs one line per request to stderr (the binary turns this on; the library is quiet).
+pub fn set_request_logging(enabled: bool) {
+    LOG_REQUESTS.store(enabled, Ordering::SeqCst);
+}
+
+/// Everything the handlers share.
+pub struct EmulatorState {
+    store: Mutex<Store>,
+    pub(crate) keys: Keys,
+    pub(crate) clock: Clock,
+    pub(crate) base_url: String,
+    pub(crate) faults: Faults,
+    pub(crate) requests: RequestCounts,
+    pub(crate) info: StartupInfo,
+}
+
+pub type SharedState = Arc<EmulatorState>;
+
+impl EmulatorState {
+    /// The database; SQLite calls are short, so a plain mutex is enough.
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` with the store locked and the clock read once.
+    pub(crate) fn with_tokens<R>(&self, f: impl FnOnce(&Tokens<'_>) -> R) -> R {
+        let store = self.store();
+        let tokens = Tokens {
+            store: &store,
+            keys: &self.keys,
+            now_ms: self.clock.now_ms(),
+            base_url: &self.base_url,
+        };
+        f(&tokens)
+    }
+
+    /// A fresh login token, as if the user had just signed in on the login page.
+    pub(crate) fn login_token(&self, app_code: &str, uid: u64) -> Result<String, Error> {
+        self.with_tokens(|tokens| {
+            let app = tokens
+                .store
+                .app_by_code(app_code)?
+                .ok_or_else(|| Error::UnknownApp(app_code.to_owned()))?;
+            tokens.issue_login_token(&app, uid)
+        })
+    }
+}
+
+/// A running emulator. Dropping it stops the server too.
+pub struct Emulator {
+    state: SharedState,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+fn url_for(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+fn open_store(config: &Config) -> Result<Store, Error> {
+    let store = match &config.database {
+        Database::Memory => Store::open(Location::Memory)?,
+        Database::File(path) => Store::open(Location::File(path))?,
+    };
+    let custom_seed = config.seed.as_deref().map(seed::load).transpose()?;
+    if !store.has_apps()? {
+        let seed = custom_seed.unwrap_or_else(seed::default_seed);
+        seed::apply(&store, &seed)?;
+    } else if custom_seed.is_some() {
+        eprintln!("geniusauth-emulator: database already seeded, --seed ignored");
+    }
+    Ok(store)
+}
+
+fn load_keys(store: &Store) -> Result<Keys, Error> {
+    let signing = store.signing_key("jwt_signing_key")?;
+    let ca_key = store.signing_key("ca_signing_key")?;
+    let now_ns = real_now_ns();
+    let ca_der = store.blob_or_insert("ca_certificate", || {
+        let now_secs = floor_seconds((now_ns / 1_000_000) as i64);
+        self_signed_ca_der(&ca_key, now_secs, now_ns.unsigned_abs())
+    })?;
+    Ok(Keys::new(signing, &ca_der))
+}
+
+fn router(state: SharedState) -> Router {
+    Router::new()
+        .route(
+            "/",
+            get(login_page::page).fallback(routes::production),
+        )
+        .route(
+            "/__emulator/authorize",
+            get(login_page::authorize).post(login_page::authorize),
+        )
+        .route(
+            "/avatars/{file}",
+            get(avatar::serve).fallback(routes::production),
+        )
+        .merge(admin::router())
+        .fallback(routes::production)
+        .layer(from_fn_with_state(state.clone(), crate::faults::middleware))
+        .with_state(state)
+}
+
+impl Emulator {
+    /// Opens (and if empty, seeds) the database, binds and serves on a spawned task.
+    pub async fn start(config: Config) -> Result<Emulator, Error> {
+        let store = open_store(&config)?;
+        let keys = load_keys(&store)?;
+        let demo = store
+            .demo_app()?
+            .ok_or_else(|| Error::Corrupt("the database has no demo app".into()))?;
+        let users = store
+            .users()?
+            .into_iter()
+            .map(|u| SeedUser {
+                id: u.id,
+                name: u.name,
+            })
+            .collect();
+
+        let listener = TcpListener::bind(config.listen).await?;
+        let base_url = url_for(listener.local_addr()?);
+        let info = StartupInfo {
+            url: base_url.clone(),
+            app_code: demo.app_code,
+            app_secret: demo.app_secret,
+            users,
+        };
+        let state = Arc::new(EmulatorState {
+            store: Mutex::new(store),
+            keys,
+            clock: Clock::default(),
+            base_url,
+            faults: Faults::default(),
+            requests: RequestCounts::default(),
+            info,
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(serve(listener, router(state.clone()), shutdown_rx));
+        Ok(Emulator {
+            state,
+            shutdown,
+            task,
+        })
+    }
+
+    pub fn info(&self) -> &StartupInfo {
+        &self.state.info
+    }
+
+    pub fn url(&self) -> &str {
+        &self.state.info.url
+    }
+
+    /// Same as `POST /__emulator/login-token`.
+    pub fn login_token(&self, app_code: &str, uid: u64) -> Result<String, Error> {
+        self.state.login_token(app_code, uid)
+    }
+
+    /// Stops accepting, closes open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// The error that tells hyper to close the connection without a response.
+#[derive(Debug)]
+struct ConnectionDropped;
+
+impl std::fmt::Display for ConnectionDropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for ConnectionDropped {}
+
+async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    connections.spawn(serve_connection(stream, router.clone()));
+                }
+                // Typically out of file descriptors: back off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            },
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.shutdown().await;
+}
+
+async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let router = router.clone();
+        async move {
+            let started = Instant::now();
+            let method = request.method().clone();
+            let path = request.uri().path().to_owned();
+            let response = match router.oneshot(request.map(axum::body::Body::new)).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            let dropped = response.extensions().get::<DropConnection>().is_some();
+            if LOG_REQUESTS.load(Ordering::Relaxed) {
+                let outcome = if dropped {
+                    "dropped".to_owned()
+                } else {
+                    response.status().as_u16().to_string()
+                };
+                eprintln!(
+                    "{method} {path} -> {outcome} ({} ms)",
+                    started.elapsed().as_millis()
+                );
+            }
+            if dropped {
+                Err(ConnectionDropped)
+            } else {
+                Ok(response)
+            }
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}

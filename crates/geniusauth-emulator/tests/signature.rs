@@ -1,0 +1,161 @@
+//! Protocol §1: the app signature, its timestamp window and its rejections.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn valid_signatures_pass_for_json_and_query() {
+    let h = Harness::start().await;
+    let keys = h.call(Method::GET, SERVER_KEYS, json!({})).await;
+    assert!(keys.data()["jwt"].is_string());
+    // A refresh token that does not exist gets past the signature and fails on the token.
+    h.call(Method::POST, REFRESH, json!({"token": "x"})).await.assert_error(31, 403);
+}
+
+#[tokio::test]
+async fn timestamp_window_uses_real_time() {
+    let h = Harness::start().await;
+    let (code, secret) = (&h.info.app_code, &h.info.app_secret);
+    let at = |offset: i64| signed_as(code, secret, json!({}), now() + offset);
+    for ok in [-290, -5, 0, 5] {
+        let r = h.raw(Method::GET, SERVER_KEYS, &at(ok)).await;
+        assert_eq!(r.code(), 0, "offset {ok}: {}", r.text);
+    }
+    for expired in [-310, -3600, 12, 3600] {
+        h.raw(Method::GET, SERVER_KEYS, &at(expired)).await.assert_error(9, 403);
+    }
+    let r = h.raw(Method::GET, SERVER_KEYS, &at(-400)).await;
+    assert_eq!(r.json()["msg"], "请求已过期，请重试");
+    // The emulated clock does not move the window.
+    h.admin(Method::POST, "/__emulator/clock", Some(json!({"advanceSeconds": 86400})))
+        .await;
+    assert_eq!(h.raw(Method::GET, SERVER_KEYS, &at(0)).await.code(), 0);
+}
+
+#[tokio::test]
+async fn rejections_and_their_order() {
+    let h = Harness::start().await;
+    // Unknown appCode (checked after the timestamp).
+    let unknown = signed_as("Zz9Zz9Zz", "whatever", json!({}), now());
+    let r = h.raw(Method::GET, SERVER_KEYS, &unknown).await;
+    r.assert_error(3, 404);
+    assert_eq!(r.json()["msg"], "没有找到授权码");
+    let unknown_old = signed_as("Zz9Zz9Zz", "whatever", json!({}), now() - 1000);
+    h.raw(Method::GET, SERVER_KEYS, &unknown_old).await.assert_error(9, 403);
+
+    // Wrong secret, tampered value, key sent but not signed.
+    let wrong = signed_as(&h.info.app_code, "not-the-secret", json!({}), now());
+    let r = h.raw(Method::GET, SERVER_KEYS, &wrong).await;
+    r.assert_error(6, 401);
+    assert_eq!(r.json()["msg"], "身份校验失败，令牌失效或过期");
+    let mut tampered = h.signed(json!({"token": "a"}));
+    tampered.insert("token".into(), json!("b"));
+    h.raw(Method::POST, REFRESH, &tampered).await.assert_error(6, 401);
+    let mut unsigned_extra = h.signed(json!({"token": "a"}));
+    unsigned_extra.insert("extra".into(), json!("1"));
+    h.raw(Method::POST, REFRESH, &unsigned_extra).await.assert_error(6, 401);
+    let mut upper = h.signed(json!({}));
+    let sig = upper["signature"].as_str().expect("sig").to_uppercase();
+    upper.insert("signature".into(), json!(sig));
+    h.raw(Method::GET, SERVER_KEYS, &upper).await.assert_error(6, 401);
+
+    // Missing fields: code 1.
+    for missing in ["appCode", "timeStamp", "signature"] {
+        let mut params = h.signed(json!({"token": "a"}));
+        params.remove(missing);
+        let r = h.raw(Method::POST, REFRESH, &params).await;
+        r.assert_error(1, 400);
+        assert_eq!(r.json()["msg"], "参数错误，请把输入截图发给前端同学");
+        let mut params = h.signed(json!({}));
+        params.remove(missing);
+        h.raw(Method::GET, SERVER_KEYS, &params).await.assert_error(1, 400);
+    }
+    // timeStamp as a string or a float is a binding error too.
+    let mut as_string = h.signed(json!({"token": "a"}));
+    as_string.insert("timeStamp".into(), json!(now().to_string()));
+    h.raw(Method::POST, REFRESH, &as_string).await.assert_error(1, 400);
+}
+
+#[tokio::test]
+async fn bodies_must_be_json() {
+    let h = Harness::start().await;
+    let params = h.signed(json!({"token": "a"}));
+    let form: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_owned)))
+        .collect();
+    let r = reply(
+        h.http
+            .post(h.url(REFRESH))
+            .form(&form)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    r.assert_error(1, 400);
+    let empty = reply(h.http.post(h.url(REFRESH)).send().await.expect("send")).await;
+    empty.assert_error(1, 400);
+    let garbage = reply(
+        h.http
+            .post(h.url(REFRESH))
+            .body("{\"token\":")
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    garbage.assert_error(1, 400);
+}
+
+#[tokio::test]
+async fn values_are_signed_as_go_prints_them() {
+    let h = Harness::start().await;
+    // Numbers keep their JSON literal (json.Number), booleans print true/false.
+    let ts = now();
+    let body = format!(
+        "{{\"token\":\"a\",\"ratio\":1.50,\"big\":1e3,\"flag\":true,\"appCode\":\"{}\",\"timeStamp\":{ts}",
+        h.info.app_code
+    );
+    let signing = format!(
+        "appCode={}&appSecret={}&big=1e3&flag=true&ratio=1.50&timeStamp={ts}&token=a",
+        h.info.app_code, h.info.app_secret
+    );
+    let signature = {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(signing.as_bytes()))
+    };
+    let text = format!("{body},\"signature\":\"{signature}\"}}");
+    let r = reply(
+        h.http
+            .post(h.url(REFRESH))
+            .header("content-type", "application/json")
+            .body(text)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    // Past the signature: the token is what fails.
+    r.assert_error(31, 403);
+}
+
+#[tokio::test]
+async fn unknown_routes_behave_like_gin() {
+    let h = Harness::start().await;
+    let r = reply(h.http.get(h.url(REFRESH)).send().await.expect("send")).await;
+    assert_eq!(r.status, StatusCode::OK, "GET falls through to the front end");
+    assert!(r.headers["content-type"].to_str().is_ok_and(|c| c.starts_with("text/html")));
+    let r = reply(h.http.put(h.url(REFRESH)).send().await.expect("send")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.text, "404 page not found");
+    // gin's wildcard :app route catches verify/ and answers code 1.
+    let params = h.signed(json!({}));
+    h.raw(Method::POST, "/api/v1/public/login/verify/", &params)
+        .await
+        .assert_error(1, 400);
+    let _: Value = json!(null);
+}
