@@ -189,16 +189,26 @@ impl AccountService {
         if let Some(demo) = &st.demo {
             profiles.push(ProfileView::new(&demo_profile(demo), true));
         }
-        let backend = if settings.file_store_opt_in {
-            Backend::File
+        let demo_active = settings.active_profile_id.as_deref() == Some(DEMO_PROFILE_ID);
+        let storage = if demo_active {
+            // The demo's secrets live in memory with its emulator: the keyring is not involved.
+            StorageView {
+                backend: Backend::Memory,
+                available: true,
+                file_opt_in: false,
+                message: None,
+            }
         } else {
-            Backend::Keyring
-        };
-        let storage = StorageView {
-            backend,
-            available: settings.file_store_opt_in || st.keyring_problem.is_none(),
-            file_opt_in: settings.file_store_opt_in,
-            message: st.keyring_problem.clone(),
+            StorageView {
+                backend: if settings.file_store_opt_in {
+                    Backend::File
+                } else {
+                    Backend::Keyring
+                },
+                available: settings.file_store_opt_in || st.keyring_problem.is_none(),
+                file_opt_in: settings.file_store_opt_in,
+                message: st.keyring_problem.clone(),
+            }
         };
         let session = st.session.as_ref().map(|s| SessionView {
             state: s.state,
