@@ -28,9 +28,9 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Cargo tools, from crates.io, only when absent.
-need_cargo_tool() { command -v "$1" >/dev/null 2>&1; }
-for spec in ${GENIUS_CARGO_TOOLS:-}; do
+# Cargo tools, from crates.io, only when absent: tauri-driver bridges WebDriver to the app's window.
+CARGO_TOOLS=(tauri-driver@2.1.0)
+for spec in "${CARGO_TOOLS[@]}"; do
   bin=${spec%%@*}
-  need_cargo_tool "$bin" || cargo install --locked "$spec"
+  command -v "$bin" >/dev/null 2>&1 || cargo install --locked "$spec"
 done

@@ -87,6 +87,10 @@ export function findByKey(root, key) {
   return null;
 }
 
+// A focused button that became disabled (busy) loses focus; we give it back once it is enabled.
+let pendingKey = null;
+document.addEventListener('focusin', () => { pendingKey = null; });
+
 /** Replace a container's children while keeping keyboard focus and text selection. */
 export function patch(container, nodes) {
   const active = document.activeElement;
@@ -97,7 +101,12 @@ export function patch(container, nodes) {
     try { sel = [active.selectionStart, active.selectionEnd, active.selectionDirection]; } catch { sel = null; }
   }
   container.replaceChildren(...[nodes].flat(Infinity).filter(Boolean));
-  if (key) restoreFocus(container, key, sel);
+  if (key) {
+    if (!restoreFocus(container, key, sel) && findByKey(container, key)?.disabled) pendingKey = key;
+  } else if (pendingKey && (!document.activeElement || document.activeElement === document.body)) {
+    const el = findByKey(container, pendingKey);
+    if (el && !el.disabled) el.focus({ preventScroll: true });
+  }
 }
 
 export function restoreFocus(root, key, sel) {

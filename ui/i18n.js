@@ -341,7 +341,7 @@ const zh = {
 
   'expired.title': '会话已过期或已被注销',
   'expired.body': '服务器已不再接受保存的会话，请重新登录。',
-  'expired.bodyNamed': '服务器已不再接受 {name} 保存的会话，请重新登录。',
+  'expired.bodyNamed': '服务器已不再接受{name}保存的会话，请重新登录。',
   'expired.signIn': '重新登录',
 
   'user.id': '用户 ID',

@@ -16,7 +16,7 @@ export function renderHeader(snap) {
     snap.demo ? badge(t('demo.badge'), 'demo', 'flask', { testid: 'demo-badge', title: t('demo.badgeTitle') }) : null,
     h('div', { class: 'appbar-spacer' }),
     snap.storage?.backend === 'file'
-      ? badge(t('storage.notEncrypted'), 'warning', 'unlock', { testid: 'storage-file-warning', title: t('storage.fileTooltip'), tabindex: '0', 'aria-label': `${t('storage.notEncrypted')}: ${t('storage.fileTooltip')}` })
+      ? badge(t('storage.notEncrypted'), 'warning', 'unlock', { testid: 'storage-file-warning', title: t('storage.fileTooltip') })
       : null,
     snap.activeProfileId ? profileSwitcher(snap, active) : null,
     languageSelect(snap),
@@ -43,7 +43,13 @@ function profileSwitcher(snap, active) {
       h('span', { class: 'profile-trigger-name', text: active?.name ?? t('profiles.none') })),
     icon('chevronDown', { cls: 'chev' }),
   );
-  return h('div', { class: 'profile-menu-wrap' }, trigger, open ? profileMenu(snap) : null);
+  return h('div', {
+    class: 'profile-menu-wrap',
+    // Tabbing out closes the menu (relatedTarget is null when a re-render moved focus: ignore that).
+    onFocusout: (e) => {
+      if (store.ui.profileMenu && e.relatedTarget && !e.currentTarget.contains(e.relatedTarget)) setUi({ profileMenu: false });
+    },
+  }, trigger, open ? profileMenu(snap) : null);
 }
 
 function closeMenu(focusTrigger = true) {

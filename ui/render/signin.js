@@ -72,7 +72,8 @@ function methodsCard(snap, profile, pending, busy) {
         h('h2', { id: 'signin-title', class: 'card-title', text: t('signin.title', { name: profile?.name ?? '' }) }),
         h('p', { class: 'card-sub', text: hostOf(profile?.server) }))),
     pending ? pendingBlock(pending) : h('div', { class: 'signin-browser' },
-      button({ label: t('signin.browser'), icon: 'external', variant: 'primary', size: 'lg', busy: 'signin', testid: 'signin-browser',
+      // When expired, the panel above holds the primary "Sign in again"; keep one primary action.
+      button({ label: t('signin.browser'), icon: 'external', variant: snap.session?.state === 'expired' ? 'secondary' : 'primary', size: 'lg', busy: 'signin', testid: 'signin-browser',
         disabled: signinDisabled('browser'), extra: { 'data-signin-kind': 'browser' }, onClick: signInBrowser }),
       h('p', { class: 'muted small', text: t('signin.browserHint') })),
     h('div', { class: 'divider', role: 'separator' }, h('span', { text: t('common.or') })),
@@ -100,7 +101,7 @@ function pendingBlock(pending) {
 
 function pasteForm(pending, busy) {
   const input = h('input', {
-    class: 'input mono', type: 'text', testid: 'signin-paste-input', key: 'paste-input',
+    class: 'input mono', type: 'password', testid: 'signin-paste-input', key: 'paste-input',
     value: store.ui.pasteToken, autocomplete: 'off', spellcheck: 'false', autocapitalize: 'off',
     placeholder: t('signin.pastePlaceholder'),
   });
@@ -151,7 +152,7 @@ function demoCard(snap) {
       h('div', {},
         h('h2', { id: 'demo-title', class: 'card-title' }, t('demo.signInAs'), ' ', badge(t('demo.badge'), 'demo')),
         h('p', { class: 'card-sub', text: t('demo.signInHint') }))),
-    h('ul', { class: 'demo-users' },
+    h('ul', { class: ['demo-users', `demo-users-${Math.min(snap.demoUsers.length, 5)}`] },
       snap.demoUsers.map((u) => h('li', {},
         h('button', {
           type: 'button', class: 'demo-user', testid: 'demo-signin', 'data-uid': String(u.id),

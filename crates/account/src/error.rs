@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AccountError {
     #[error(transparent)]
     GeniusAuth(#[from] geniusauth::Error),

@@ -1,8 +1,9 @@
 //! The account service: owns profiles, secrets, the session and its token lifecycle, and tells
 //! its listener (the app's window) about every change with a fresh [`Snapshot`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -86,6 +87,8 @@ struct Inner {
     /// Held while a refresh call is in flight: concurrent refreshes share one server call.
     refresh_gate: tokio::sync::Mutex<()>,
     listener: Mutex<Option<Listener>>,
+    /// The sleep detector runs once per service, however often `start` is called.
+    wake_detector: AtomicBool,
 }
 
 #[derive(Default)]
@@ -93,16 +96,22 @@ struct State {
     settings: Settings,
     keyring_problem: Option<String>,
     demo: Option<Demo>,
+    /// The demo profile is active. Kept out of `settings` so that it is never persisted: the
+    /// demo's emulator is gone at the next start, and the last real profile is active again.
+    demo_active: bool,
     clients: HashMap<String, Client>,
     server_keys: HashMap<String, ed25519_dalek::VerifyingKey>,
     session: Option<Session>,
-    busy: BTreeSet<&'static str>,
+    /// Actions in flight, counted: two overlapping refreshes keep "refresh" busy until both end.
+    busy: BTreeMap<&'static str, usize>,
     error: Option<ErrorView>,
     sign_in: Option<PendingSignIn>,
     /// Bumped by every completed refresh call; waiters compare it to know theirs was served.
     refresh_generation: u64,
-    last_refresh_error: Option<ErrorReply>,
-    scheduled: Option<JoinHandle<()>>,
+    last_refresh_error: Option<AccountError>,
+    /// The one pending refresh timer, tagged so that a timer that fired only clears itself.
+    scheduled: Option<(u64, JoinHandle<()>)>,
+    next_timer_id: u64,
     backoff: Option<Duration>,
 }
 
@@ -155,6 +164,7 @@ impl AccountService {
             }),
             refresh_gate: tokio::sync::Mutex::new(()),
             listener: Mutex::new(None),
+            wake_detector: AtomicBool::new(false),
         };
         AccountService {
             inner: Arc::new(inner),
@@ -168,7 +178,9 @@ impl AccountService {
 
     /// Restores the stored session of the active profile and starts the sleep detector.
     pub async fn start(&self) {
-        self.spawn_wake_detector();
+        if !self.inner.wake_detector.swap(true, Ordering::SeqCst) {
+            self.spawn_wake_detector();
+        }
         if let Err(err) = self.restore().await {
             self.record_error(&err);
         }
@@ -189,7 +201,7 @@ impl AccountService {
         if let Some(demo) = &st.demo {
             profiles.push(ProfileView::new(&demo_profile(demo), true));
         }
-        let demo_active = settings.active_profile_id.as_deref() == Some(DEMO_PROFILE_ID);
+        let demo_active = st.demo_active;
         let storage = if demo_active {
             // The demo's secrets live in memory with its emulator: the keyring is not involved.
             StorageView {
@@ -235,11 +247,11 @@ impl AccountService {
                 .map(|d| d.users.clone())
                 .unwrap_or_default(),
             profiles,
-            active_profile_id: settings.active_profile_id.clone(),
+            active_profile_id: active_id(&st),
             storage,
             sign_in: st.sign_in.as_ref().map(|p| p.view.clone()),
             session,
-            busy: st.busy.iter().copied().collect(),
+            busy: st.busy.keys().copied().collect(),
             error: st.error.clone(),
         }
     }
@@ -340,7 +352,8 @@ impl AccountService {
             let store = self.store_for(&id);
             let secret = secret.trim().to_owned();
             let key = app_secret_key(&id);
-            blocking(move || store.set(&key, &secret)).await?;
+            self.with_store(store, move |store| store.set(&key, &secret))
+                .await?;
         }
         self.state().clients.remove(&id);
         self.state().server_keys.remove(&id);
@@ -367,17 +380,26 @@ impl AccountService {
                 "the demo profile goes away when the app quits",
             ));
         }
+        if self.profile(id).is_none() {
+            return Err(AccountError::NoProfile);
+        }
+        let was_active = self.active_profile().is_ok_and(|p| p.id == id);
         let store = self.store_for(id);
         let (a, r) = (app_secret_key(id), refresh_token_key(id));
         // Best effort: a missing keyring must not keep a profile from being deleted.
-        let _ = blocking(move || store.delete(&a).and_then(|()| store.delete(&r))).await;
-        if self
-            .state()
-            .session
-            .as_ref()
-            .is_some_and(|s| s.profile_id == id)
-        {
+        let _ = self
+            .with_store(store, move |store| {
+                store.delete(&a).and_then(|()| store.delete(&r))
+            })
+            .await;
+        if was_active {
+            self.cancel_sign_in();
             self.clear_session();
+        }
+        {
+            let mut st = self.state();
+            st.clients.remove(id);
+            st.server_keys.remove(id);
         }
         self.update_settings(|s| {
             s.profiles.retain(|p| p.id != id);
@@ -387,7 +409,13 @@ impl AccountService {
             }
             Ok(())
         })?;
-        self.restore().await
+        // Only a change of the active profile needs a session restored; deleting another
+        // profile leaves the current session alone.
+        if was_active {
+            self.restore().await?;
+        }
+        self.notify();
+        Ok(())
     }
 
     pub async fn switch_profile(&self, id: &str) -> Result<(), AccountError> {
@@ -398,9 +426,9 @@ impl AccountService {
         self.clear_session();
         if id == DEMO_PROFILE_ID {
             // Not persisted: next start the last real profile is active again.
-            let mut st = self.state();
-            st.settings.active_profile_id = Some(DEMO_PROFILE_ID.into());
+            self.state().demo_active = true;
         } else {
+            self.state().demo_active = false;
             self.update_settings(|s| {
                 s.active_profile_id = Some(id.to_owned());
                 Ok(())
@@ -414,7 +442,12 @@ impl AccountService {
     /// Makes the embedded emulator's demo app the active profile.
     pub async fn enable_demo(&self, demo: Demo) -> Result<(), AccountError> {
         let secret = demo.app_secret.clone();
-        self.state().demo = Some(demo);
+        {
+            let mut st = self.state();
+            st.demo = Some(demo);
+            st.clients.remove(DEMO_PROFILE_ID);
+            st.server_keys.remove(DEMO_PROFILE_ID);
+        }
         self.inner
             .demo_store
             .set(&app_secret_key(DEMO_PROFILE_ID), &secret)?;
@@ -425,13 +458,69 @@ impl AccountService {
         self.state().demo.is_some()
     }
 
+    /// Switches the secrets between the OS keyring and the opt-in file. What the old store
+    /// holds for each profile is copied over (best effort from a keyring that does not answer),
+    /// the current session's refresh token is written to the new store, and leaving the file
+    /// deletes the copied secrets from it.
     pub async fn use_file_store(&self, enabled: bool) -> Result<(), AccountError> {
+        let (keyring_problem, already) = {
+            let st = self.state();
+            (st.keyring_problem.is_some(), st.settings.file_store_opt_in)
+        };
+        if enabled != already {
+            let (from, to) = if enabled {
+                (self.inner.keyring.clone(), self.inner.file_store.clone())
+            } else {
+                (self.inner.file_store.clone(), self.inner.keyring.clone())
+            };
+            // A keyring known not to answer is not read (each call would wait for the timeout).
+            let read_old = !(enabled && keyring_problem);
+            let mut keys: Vec<String> = Vec::new();
+            let mut session_token: Option<(String, String)> = None;
+            {
+                let st = self.state();
+                for p in &st.settings.profiles {
+                    keys.push(app_secret_key(&p.id));
+                    keys.push(refresh_token_key(&p.id));
+                }
+                if let Some(s) = st
+                    .session
+                    .as_ref()
+                    .filter(|s| s.profile_id != DEMO_PROFILE_ID && s.state != SessionState::Expired)
+                {
+                    session_token = Some((refresh_token_key(&s.profile_id), s.refresh.value.clone()));
+                }
+            }
+            let delete_from_old = !enabled;
+            self.with_store(to, move |to| {
+                let mut moved = Vec::new();
+                for key in keys {
+                    let value = if read_old { from.get(&key).ok().flatten() } else { None };
+                    if let Some(value) = value {
+                        to.set(&key, &value)?;
+                        moved.push(key);
+                    }
+                }
+                if let Some((key, value)) = &session_token {
+                    to.set(key, value)?;
+                }
+                if delete_from_old {
+                    for key in moved {
+                        let _ = from.delete(&key);
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        }
         self.update_settings(|s| {
             s.file_store_opt_in = enabled;
             Ok(())
         })?;
         self.state().clients.clear();
-        self.restore().await
+        self.restore().await?;
+        self.notify();
+        Ok(())
     }
 
     fn profile(&self, id: &str) -> Option<Profile> {
@@ -443,12 +532,7 @@ impl AccountService {
     }
 
     fn active_profile(&self) -> Result<Profile, AccountError> {
-        let id = self
-            .state()
-            .settings
-            .active_profile_id
-            .clone()
-            .ok_or(AccountError::NoProfile)?;
+        let id = active_id(&self.state()).ok_or(AccountError::NoProfile)?;
         self.profile(&id).ok_or(AccountError::NoProfile)
     }
 
@@ -463,13 +547,36 @@ impl AccountService {
         }
     }
 
+    /// Runs a secret-store operation off the async workers. Keyring outcomes keep the
+    /// snapshot's `storage` honest: a failure says the keyring is unavailable, a success that
+    /// it works again.
+    async fn with_store<T: Send + 'static>(
+        &self,
+        store: Arc<dyn SecretStore>,
+        op: impl FnOnce(&dyn SecretStore) -> Result<T, AccountError> + Send + 'static,
+    ) -> Result<T, AccountError> {
+        let backend = store.backend();
+        let result = blocking(move || op(&*store)).await;
+        if backend == Backend::Keyring {
+            let mut st = self.state();
+            match &result {
+                Ok(_) => st.keyring_problem = None,
+                Err(err @ AccountError::KeyringUnavailable(_)) => {
+                    st.keyring_problem = Some(err.to_string());
+                }
+                Err(_) => {}
+            }
+        }
+        result
+    }
+
     async fn client(&self, profile: &Profile) -> Result<Client, AccountError> {
         if let Some(client) = self.state().clients.get(&profile.id) {
             return Ok(client.clone());
         }
         let store = self.store_for(&profile.id);
         let key = app_secret_key(&profile.id);
-        let secret = blocking(move || store.get(&key)).await?.ok_or_else(|| {
+        let secret = self.with_store(store, move |store| store.get(&key)).await?.ok_or_else(|| {
             AccountError::invalid(
                 "this profile has no appSecret stored: edit the profile and enter it",
             )
@@ -512,7 +619,11 @@ impl AccountService {
         let profile = self.active_profile()?;
         check_payload(payload.as_deref())?;
         self.client(&profile).await?;
-        self.cancel_sign_in();
+        // The previous listener must be gone before its port is bound again: abort, then wait.
+        if let Some(pending) = self.state().sign_in.take() {
+            pending.task.abort();
+            let _ = pending.task.await;
+        }
         let listener = CallbackListener::bind(&profile.callback).await?;
         let url = format!(
             "{}/?appCode={}",
@@ -520,36 +631,37 @@ impl AccountService {
             profile.app_code
         );
         let weak = Arc::downgrade(&self.inner);
-        let task = tokio::spawn(async move {
-            let result = listener.wait_for_token(SIGN_IN_TIMEOUT).await;
-            let Some(service) = upgrade(&weak) else {
-                return;
-            };
-            service.state().sign_in = None;
-            let result = match result {
-                Ok(token) => {
-                    service
-                        .run("signin", service.sign_in_with_token(token, payload))
-                        .await
-                }
-                Err(err) => {
-                    service.record_error(&err);
-                    Err(err)
-                }
-            };
-            let _ = result;
-            service.notify();
-        });
         let view = SignInView {
             method: "browser",
             url: url.clone(),
             expires_at: now_ms() + SIGN_IN_TIMEOUT.as_millis() as i64,
         };
-        self.state().sign_in = Some(PendingSignIn { view, task });
+        {
+            // Held while spawning, so the task's own `sign_in = None` comes after this entry.
+            let mut st = self.state();
+            let task = tokio::spawn(async move {
+                let result = listener.wait_for_token(SIGN_IN_TIMEOUT).await;
+                let Some(service) = upgrade(&weak) else {
+                    return;
+                };
+                service.state().sign_in = None;
+                match result {
+                    Ok(token) => {
+                        let _ = service
+                            .run("signin", service.sign_in_with_token(token, payload))
+                            .await;
+                    }
+                    Err(err) => service.record_error(&err),
+                }
+                service.notify();
+            });
+            st.sign_in = Some(PendingSignIn { view, task });
+        }
         self.notify();
         Ok(url)
     }
 
+    /// Stops a pending browser sign-in. An intentional cancel sets no error.
     pub fn cancel_sign_in(&self) {
         if let Some(pending) = self.state().sign_in.take() {
             pending.task.abort();
@@ -610,6 +722,11 @@ impl AccountService {
         };
         self.store_refresh_token(&profile, &refresh.value).await;
         self.install_session(&profile, user, refresh, Some(access));
+        // Signed in some other way: a browser sign-in still waiting is moot.
+        if let Some(pending) = self.state().sign_in.take() {
+            pending.task.abort();
+        }
+        self.notify();
         Ok(())
     }
 
@@ -621,7 +738,7 @@ impl AccountService {
             .demo
             .as_ref()
             .ok_or_else(|| AccountError::invalid("not in demo mode"))?;
-        if st.settings.active_profile_id.as_deref() != Some(DEMO_PROFILE_ID) {
+        if active_id(&st).as_deref() != Some(DEMO_PROFILE_ID) {
             return Err(AccountError::invalid("switch to the demo profile first"));
         }
         Ok(demo.app_code.clone())
@@ -631,7 +748,10 @@ impl AccountService {
         let store = self.store_for(&profile.id);
         let (key, token) = (refresh_token_key(&profile.id), token.to_owned());
         // The session stays usable in memory if storing fails; the error says it won't survive a restart.
-        if let Err(err) = blocking(move || store.set(&key, &token)).await {
+        if let Err(err) = self
+            .with_store(store, move |store| store.set(&key, &token))
+            .await
+        {
             self.record_error(&err);
         }
     }
@@ -663,8 +783,10 @@ impl AccountService {
                 state: SessionState::SignedIn,
                 offline: None,
             });
-            st.error = None;
             st.backoff = None;
+            if let Some((_, timer)) = st.scheduled.take() {
+                timer.abort();
+            }
         }
         if profile.id != DEMO_PROFILE_ID {
             let _ = self.update_settings(|s| {
@@ -723,9 +845,17 @@ impl AccountService {
         let Ok(profile) = self.active_profile() else {
             return Ok(());
         };
+        if self
+            .state()
+            .session
+            .as_ref()
+            .is_some_and(|s| s.profile_id == profile.id)
+        {
+            return Ok(());
+        }
         let store = self.store_for(&profile.id);
         let key = refresh_token_key(&profile.id);
-        let Some(value) = blocking(move || store.get(&key)).await? else {
+        let Some(value) = self.with_store(store, move |store| store.get(&key)).await? else {
             return Ok(());
         };
         let Ok(refresh) = HeldToken::new(value, TokenType::Refresh, None) else {
@@ -747,15 +877,23 @@ impl AccountService {
             },
         };
         let avatar = self.inner.avatars.cached(&user.avatar_url);
-        self.state().session = Some(Session {
-            profile_id: profile.id.clone(),
-            user,
-            avatar,
-            refresh,
-            access: None,
-            state: SessionState::SignedIn,
-            offline: None,
-        });
+        {
+            let mut st = self.state();
+            if st.session.is_some() {
+                // A sign-in finished while the store was read: it wins.
+                return Ok(());
+            }
+            st.session = Some(Session {
+                profile_id: profile.id.clone(),
+                user,
+                avatar,
+                refresh,
+                access: None,
+                state: SessionState::SignedIn,
+                offline: None,
+            });
+            st.backoff = None;
+        }
         self.notify();
         match self.refresh_access().await {
             Ok(()) => {
@@ -767,7 +905,12 @@ impl AccountService {
         let client = self.state().clients.get(&profile.id).cloned();
         if let Some(client) = client {
             let key = self.server_key(&profile, &client).await;
-            if let Some(session) = self.state().session.as_mut() {
+            if let Some(session) = self
+                .state()
+                .session
+                .as_mut()
+                .filter(|s| s.profile_id == profile.id)
+            {
                 session.refresh.recheck_signature(key.as_ref());
             }
         }
@@ -777,7 +920,8 @@ impl AccountService {
 
     // ---- token actions ----------------------------------------------------------------------
 
-    /// Gets a new access token. Concurrent callers share one server call.
+    /// Gets a new access token. Concurrent callers share one server call: whoever arrives
+    /// while a refresh is in flight gets that refresh's outcome.
     pub async fn refresh_access(&self) -> Result<(), AccountError> {
         let generation = self.state().refresh_generation;
         let _gate = self.inner.refresh_gate.lock().await;
@@ -786,39 +930,56 @@ impl AccountService {
             if st.refresh_generation != generation {
                 return match &st.last_refresh_error {
                     None => Ok(()),
-                    Some(reply) => Err(AccountError::Shared(reply.clone())),
+                    Some(err) => Err(err.clone()),
                 };
             }
         }
-        let result = self.refresh_once().await;
+        let result = match self.session_refresh_token() {
+            Ok(target) => {
+                let result = self.refresh_once(&target).await;
+                self.after_refresh(&target, &result).await;
+                result
+            }
+            Err(err) => Err(err),
+        };
         let mut st = self.state();
         st.refresh_generation += 1;
-        st.last_refresh_error = result.as_ref().err().map(AccountError::to_reply);
-        drop(st);
-        self.after_refresh(&result);
+        st.last_refresh_error = result.as_ref().err().cloned();
         result
     }
 
-    async fn refresh_once(&self) -> Result<(), AccountError> {
-        let (profile, refresh) = self.session_refresh_token()?;
-        let client = self.client(&profile).await?;
-        let result = client.refresh_access_token(&refresh).await?;
-        let key = self.server_key(&profile, &client).await;
+    async fn refresh_once(&self, target: &RefreshTarget) -> Result<(), AccountError> {
+        let client = self.client(&target.profile).await?;
+        let result = client.refresh_access_token(&target.token).await?;
+        let key = self.server_key(&target.profile, &client).await;
         let access = HeldToken::new(result.access_token, TokenType::Access, key.as_ref())?;
         let lifetime = access.lifetime_secs();
-        if let Some(session) = self.state().session.as_mut() {
-            session.access = Some(access);
-            session.refresh.recheck_signature(key.as_ref());
-            session.refresh.last_check = Some(CheckView {
-                ok: true,
-                at: now_ms(),
-                message: None,
-            });
-            session.state = SessionState::SignedIn;
-            session.offline = None;
-        }
-        self.state().backoff = None;
-        if let Some(lifetime) = lifetime {
+        let applied = {
+            let mut st = self.state();
+            let applied = match current_session(&mut st, &target.session) {
+                Some(session) => {
+                    session.access = Some(access);
+                    if key.is_some() {
+                        session.refresh.recheck_signature(key.as_ref());
+                    }
+                    session.refresh.last_check = Some(CheckView {
+                        ok: true,
+                        at: now_ms(),
+                        message: None,
+                    });
+                    session.state = SessionState::SignedIn;
+                    session.offline = None;
+                    true
+                }
+                // Signed out, switched or signed in anew meanwhile: this answer is stale.
+                None => false,
+            };
+            if applied {
+                st.backoff = None;
+            }
+            applied
+        };
+        if let (true, Some(lifetime)) = (applied, lifetime) {
             self.schedule_refresh(self.refresh_delay(lifetime));
         }
         Ok(())
@@ -826,49 +987,54 @@ impl AccountService {
 
     /// What a refresh outcome means for the session: 31 ends it, a transient failure keeps it
     /// (offline, retried with backoff), anything else is just an error.
-    fn after_refresh(&self, result: &Result<(), AccountError>) {
+    async fn after_refresh(&self, target: &RefreshTarget, result: &Result<(), AccountError>) {
         let Err(err) = result else {
             self.notify();
             return;
         };
         if err.is_token_invalid() {
-            self.mark_expired();
+            self.mark_expired(&target.session, err).await;
         } else if err.is_transient() {
             let delay = {
                 let mut st = self.state();
+                let message = messages::explain(err, &self.locale_of(&st.settings));
                 let delay = st
                     .backoff
                     .map(|d| (d * 2).min(BACKOFF_MAX))
                     .unwrap_or(BACKOFF_START);
-                st.backoff = Some(delay);
-                let message = messages::explain(err, &self.locale_of(&st.settings));
-                if let Some(session) = st.session.as_mut() {
-                    let since = session
-                        .offline
-                        .as_ref()
-                        .map(|o| o.since)
-                        .unwrap_or_else(now_ms);
-                    session.state = SessionState::Offline;
-                    session.offline = Some(OfflineView {
-                        since,
-                        next_retry_at: now_ms() + delay.as_millis() as i64,
-                        message,
-                    });
+                match current_session(&mut st, &target.session) {
+                    Some(session) => {
+                        let since = session
+                            .offline
+                            .as_ref()
+                            .map(|o| o.since)
+                            .unwrap_or_else(now_ms);
+                        session.state = SessionState::Offline;
+                        session.offline = Some(OfflineView {
+                            since,
+                            next_retry_at: now_ms() + delay.as_millis() as i64,
+                            message,
+                        });
+                        st.backoff = Some(delay);
+                        Some(delay)
+                    }
+                    None => None,
                 }
-                delay
             };
-            self.schedule_refresh(delay);
+            if let Some(delay) = delay {
+                self.schedule_refresh(delay);
+            }
         }
         self.notify();
     }
 
-    fn mark_expired(&self) {
+    /// Code 31: the refresh token is dead. The session shows as expired, nothing retries it,
+    /// and the stored copy goes so that the next start does not try it again.
+    async fn mark_expired(&self, which: &SessionId, err: &AccountError) {
         let profile_id = {
             let mut st = self.state();
-            if let Some(t) = st.scheduled.take() {
-                t.abort();
-            }
-            let Some(session) = st.session.as_mut() else {
+            let message = messages::explain(err, &self.locale_of(&st.settings));
+            let Some(session) = current_session(&mut st, which) else {
                 return;
             };
             session.state = SessionState::Expired;
@@ -877,26 +1043,39 @@ impl AccountService {
             session.refresh.last_check = Some(CheckView {
                 ok: false,
                 at: now_ms(),
-                message: Some("31".into()),
+                message: Some(message),
             });
-            session.profile_id.clone()
+            let profile_id = session.profile_id.clone();
+            st.backoff = None;
+            if let Some((_, timer)) = st.scheduled.take() {
+                timer.abort();
+            }
+            profile_id
         };
-        // A revoked or expired refresh token is useless: do not try it again at next start.
+        self.notify();
         let store = self.store_for(&profile_id);
         let key = refresh_token_key(&profile_id);
-        tokio::task::spawn_blocking(move || store.delete(&key));
-        self.notify();
+        if let Err(err) = self
+            .with_store(store, move |store| store.delete(&key))
+            .await
+        {
+            self.record_error(&err);
+        }
     }
 
-    fn session_refresh_token(&self) -> Result<(Profile, String), AccountError> {
+    fn session_refresh_token(&self) -> Result<RefreshTarget, AccountError> {
         let profile = self.active_profile()?;
         let st = self.state();
         let session = st
             .session
             .as_ref()
-            .filter(|s| s.state != SessionState::Expired)
+            .filter(|s| s.profile_id == profile.id && s.state != SessionState::Expired)
             .ok_or(AccountError::NoSession)?;
-        Ok((profile, session.refresh.value.clone()))
+        Ok(RefreshTarget {
+            session: SessionId::of(session),
+            token: session.refresh.value.clone(),
+            profile,
+        })
     }
 
     fn session_access_token(&self) -> Result<(Profile, String), AccountError> {
@@ -907,11 +1086,32 @@ impl AccountService {
         Ok((profile, access.value.clone()))
     }
 
+    /// Whether an action that needs the access token should refresh first: there is none, or
+    /// the session is offline (the action then doubles as the manual retry).
+    fn needs_refresh_first(&self) -> bool {
+        self.state()
+            .session
+            .as_ref()
+            .is_some_and(|s| s.access.is_none() || s.state == SessionState::Offline)
+    }
+
     /// Asks the server whether the access token is valid (a round trip, unlike the local check).
+    /// An access token the server calls invalid (revoked, or expired by the server's clock) is
+    /// replaced by a refresh and checked again: the session is fine as long as that works.
     pub async fn verify_access(&self) -> Result<(), AccountError> {
-        if self.session_access_token().is_err() {
+        if self.needs_refresh_first() {
             self.refresh_access().await?;
         }
+        match self.verify_once().await {
+            Err(err) if err.is_token_invalid() => {
+                self.refresh_access().await?;
+                self.verify_once().await
+            }
+            other => other,
+        }
+    }
+
+    async fn verify_once(&self) -> Result<(), AccountError> {
         let (profile, access) = self.session_access_token()?;
         let client = self.client(&profile).await?;
         let result = client.verify_access_token(&access).await;
@@ -924,7 +1124,10 @@ impl AccountService {
             Err(err) => CheckView {
                 ok: false,
                 at: now_ms(),
-                message: Some(err.to_string()),
+                message: Some(messages::explain(
+                    &AccountError::GeniusAuth(err.clone()),
+                    &self.locale_of(&self.state().settings),
+                )),
             },
         };
         if let Some(token) = self
@@ -932,22 +1135,16 @@ impl AccountService {
             .session
             .as_mut()
             .and_then(|s| s.access.as_mut())
+            .filter(|t| t.value == access)
         {
             token.last_check = Some(check);
         }
         self.notify();
-        match result {
-            // The access token died (revoked or expired early): a refresh tells whether the session did.
-            Err(err) if err.is_token_invalid() => {
-                self.refresh_access().await?;
-                Err(err.into())
-            }
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        result.map(|_| ()).map_err(Into::into)
     }
 
     pub async fn reload_user(&self) -> Result<(), AccountError> {
-        if self.session_access_token().is_err() {
+        if self.needs_refresh_first() {
             self.refresh_access().await?;
         }
         let (profile, access) = self.session_access_token()?;
@@ -966,7 +1163,12 @@ impl AccountService {
             groups: user.groups.clone(),
             avatar_url: user.avatar_url.clone(),
         };
-        if let Some(session) = self.state().session.as_mut() {
+        if let Some(session) = self
+            .state()
+            .session
+            .as_mut()
+            .filter(|s| s.profile_id == profile.id)
+        {
             if session.user.avatar_url != user.avatar_url {
                 session.avatar = self.inner.avatars.cached(&user.avatar_url);
             }
@@ -993,23 +1195,37 @@ impl AccountService {
             return Err(AccountError::invalid("the payload must not be empty"));
         }
         check_payload(Some(&payload))?;
-        let (profile, refresh) = self.session_refresh_token()?;
-        let client = self.client(&profile).await?;
-        let update = client.edit_payload(&refresh, &payload, new_access).await?;
-        let key = self.server_key(&profile, &client).await;
+        let target = self.session_refresh_token()?;
+        let profile = &target.profile;
+        let client = self.client(profile).await?;
+        let update = client
+            .edit_payload(&target.token, &payload, new_access)
+            .await?;
+        let key = self.server_key(profile, &client).await;
         let new_refresh = HeldToken::new(update.refresh_token, TokenType::Refresh, key.as_ref())?;
         let new_access_token = update
             .access_token
             .map(|a| HeldToken::new(a, TokenType::Access, key.as_ref()))
             .transpose()?;
-        self.store_refresh_token(&profile, &new_refresh.value).await;
         let lifetime = new_access_token.as_ref().and_then(HeldToken::lifetime_secs);
-        if let Some(session) = self.state().session.as_mut() {
-            session.refresh = new_refresh;
-            if let Some(access) = new_access_token {
-                session.access = Some(access);
+        let new_value = new_refresh.value.clone();
+        let applied = {
+            let mut st = self.state();
+            match current_session(&mut st, &target.session) {
+                Some(session) => {
+                    session.refresh = new_refresh;
+                    if let Some(access) = new_access_token {
+                        session.access = Some(access);
+                    }
+                    true
+                }
+                None => false,
             }
+        };
+        if !applied {
+            return Err(AccountError::NoSession);
         }
+        self.store_refresh_token(profile, &new_value).await;
         if let Some(lifetime) = lifetime {
             self.schedule_refresh(self.refresh_delay(lifetime));
         }
@@ -1030,6 +1246,7 @@ impl AccountService {
             .state()
             .session
             .as_ref()
+            .filter(|s| s.profile_id == profile.id)
             .map(|s| s.refresh.value.clone())
             .ok_or(AccountError::NoSession)?;
         let client = self.client(&profile).await?;
@@ -1042,6 +1259,8 @@ impl AccountService {
     }
 
     /// Forgets the session on this device only; the token stays valid on the server.
+    /// The session goes from memory even when the stored copy cannot be deleted (the error
+    /// then says so).
     pub async fn forget_session(&self) -> Result<(), AccountError> {
         let profile_id = self
             .state()
@@ -1049,36 +1268,61 @@ impl AccountService {
             .as_ref()
             .map(|s| s.profile_id.clone())
             .ok_or(AccountError::NoSession)?;
-        let store = self.store_for(&profile_id);
-        let key = refresh_token_key(&profile_id);
-        blocking(move || store.delete(&key)).await?;
         self.clear_session();
         self.notify();
-        Ok(())
+        let store = self.store_for(&profile_id);
+        let key = refresh_token_key(&profile_id);
+        self.with_store(store, move |store| store.delete(&key))
+            .await
     }
 
     fn clear_session(&self) {
         let mut st = self.state();
         st.session = None;
         st.backoff = None;
-        if let Some(t) = st.scheduled.take() {
-            t.abort();
+        if let Some((_, timer)) = st.scheduled.take() {
+            timer.abort();
         }
     }
 
     // ---- scheduling ----------------------------------------------------------------------
 
-    /// One timer: fires once, `delay` from now, and refreshes (no polling).
+    /// One timer: fires once, `delay` from now, and refreshes (no polling). A new timer
+    /// replaces the pending one.
     fn schedule_refresh(&self, delay: Duration) {
         let weak = Arc::downgrade(&self.inner);
+        // Held while spawning: the timer cannot look for its own entry before it is there.
+        let mut st = self.state();
+        if st.session.is_none() {
+            return;
+        }
+        st.next_timer_id += 1;
+        let id = st.next_timer_id;
         let task = tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            if let Some(service) = upgrade(&weak) {
-                service.state().scheduled = None;
-                let _ = service.refresh_access().await;
+            let Some(service) = upgrade(&weak) else {
+                return;
+            };
+            {
+                let mut st = service.state();
+                if !st.scheduled.as_ref().is_some_and(|(current, _)| *current == id) {
+                    // Replaced while firing: the newer timer is in charge.
+                    return;
+                }
+                st.scheduled = None;
+            }
+            if let Err(err) = service.refresh_access().await {
+                // Offline shows in the session, and "not signed in" is no failure of a timer;
+                // anything else must reach the banner, as nobody awaits this call.
+                if !err.is_transient()
+                    && !matches!(err, AccountError::NoSession | AccountError::NoProfile)
+                {
+                    service.record_error(&err);
+                    service.notify();
+                }
             }
         });
-        if let Some(old) = self.state().scheduled.replace(task) {
+        if let Some((_, old)) = st.scheduled.replace((id, task)) {
             old.abort();
         }
     }
@@ -1099,17 +1343,24 @@ impl AccountService {
                 let slept = wall_elapsed.saturating_sub(mono.elapsed()) > Duration::from_secs(10);
                 wall = SystemTime::now();
                 mono = Instant::now();
-                if slept
-                    && service
-                        .state()
-                        .session
-                        .as_ref()
-                        .is_some_and(|s| s.state != SessionState::Expired)
-                {
+                let live = service
+                    .state()
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.state != SessionState::Expired);
+                if slept && live {
                     let _ = service.refresh_access().await;
                 }
             }
         });
+    }
+
+    /// Whether a refresh timer is pending (for tests and diagnostics).
+    pub fn refresh_scheduled(&self) -> bool {
+        self.state()
+            .scheduled
+            .as_ref()
+            .is_some_and(|(_, timer)| !timer.is_finished())
     }
 
     // ---- errors and busy flags -------------------------------------------------------------
@@ -1120,16 +1371,15 @@ impl AccountService {
         action: &'static str,
         work: impl std::future::Future<Output = Result<T, AccountError>>,
     ) -> Result<T, AccountError> {
-        self.state().busy.insert(action);
+        let busy = BusyGuard::new(&self.inner, action);
+        if action != "verify" {
+            // A new action supersedes the last failure; what goes wrong during it is kept
+            // (e.g. a sign-in that worked but could not store its token).
+            self.state().error = None;
+        }
         self.notify();
         let result = work.await;
-        {
-            let mut st = self.state();
-            st.busy.remove(action);
-            if result.is_ok() && action != "verify" {
-                st.error = None;
-            }
-        }
+        drop(busy);
         if let Err(err) = &result {
             self.record_error(err);
         }
@@ -1157,6 +1407,73 @@ impl AccountService {
     pub fn dismiss_error(&self) {
         self.state().error = None;
         self.notify();
+    }
+}
+
+/// Which session a call was made for: the profile and the login record. A payload edit
+/// keeps the record (the new refresh token has the same id); a new sign-in makes a new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SessionId {
+    profile_id: String,
+    record_id: u64,
+}
+
+impl SessionId {
+    fn of(session: &Session) -> Self {
+        SessionId {
+            profile_id: session.profile_id.clone(),
+            record_id: session.refresh.claims.id,
+        }
+    }
+}
+
+/// The session a call was made for, if it is still the current one.
+fn current_session<'a>(st: &'a mut State, which: &SessionId) -> Option<&'a mut Session> {
+    st.session
+        .as_mut()
+        .filter(|s| SessionId::of(s) == *which)
+}
+
+struct RefreshTarget {
+    profile: Profile,
+    session: SessionId,
+    token: String,
+}
+
+/// Keeps an action in `busy` while it runs, even if its future is dropped half-way.
+struct BusyGuard {
+    inner: Arc<Inner>,
+    action: &'static str,
+}
+
+impl BusyGuard {
+    fn new(inner: &Arc<Inner>, action: &'static str) -> Self {
+        *lock(&inner.state).busy.entry(action).or_insert(0) += 1;
+        BusyGuard {
+            inner: inner.clone(),
+            action,
+        }
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        let mut st = lock(&self.inner.state);
+        if let Some(n) = st.busy.get_mut(self.action) {
+            *n -= 1;
+            if *n == 0 {
+                st.busy.remove(self.action);
+            }
+        }
+    }
+}
+
+/// The active profile's id: the demo while it is active, otherwise the persisted choice.
+fn active_id(st: &State) -> Option<String> {
+    if st.demo_active && st.demo.is_some() {
+        Some(DEMO_PROFILE_ID.into())
+    } else {
+        st.settings.active_profile_id.clone()
     }
 }
 

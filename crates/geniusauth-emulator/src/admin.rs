@@ -74,7 +74,10 @@ struct LoginTokenRequest {
     uid: u64,
 }
 
-async fn login_token(State(state): State<SharedState>, body: Bytes) -> Result<Response, AdminError> {
+async fn login_token(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
     let request: LoginTokenRequest = parse(&body)?;
     let token = state.login_token(&request.app_code, request.uid)?;
     Ok(Json(json!({ "token": token })).into_response())
@@ -116,7 +119,10 @@ struct CreateUserRequest {
     avatar_url: Option<String>,
 }
 
-async fn create_user(State(state): State<SharedState>, body: Bytes) -> Result<Response, AdminError> {
+async fn create_user(
+    State(state): State<SharedState>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
     let request: CreateUserRequest = parse(&body)?;
     if request.name.trim().is_empty() {
         return Err(Error::Invalid("name must not be empty".into()).into());
@@ -130,11 +136,17 @@ async fn create_user(State(state): State<SharedState>, body: Bytes) -> Result<Re
     Ok(Json(json!({ "id": id })).into_response())
 }
 
-async fn revoke_all(State(state): State<SharedState>, Path(id): Path<String>) -> Result<Response, AdminError> {
+async fn revoke_all(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
     let uid: u64 = id
         .parse()
         .map_err(|_| AdminError(StatusCode::BAD_REQUEST, format!("invalid user id {id:?}")))?;
-    let oid = state.store().bump_oid(uid)?.ok_or(Error::UnknownUser(uid))?;
+    let oid = state
+        .store()
+        .bump_oid(uid)?
+        .ok_or(Error::UnknownUser(uid))?;
     Ok(Json(json!({ "oid": oid })).into_response())
 }
 

@@ -287,7 +287,10 @@ mod tests {
     #[test]
     fn binds_json_like_encoding_json() {
         let b = json(r#"{"TOKEN":"a","valid":5,"accessToken":true}"#).expect("binds");
-        assert_eq!((b.str("token"), b.int("valid"), b.bool("accessToken")), ("a", 5, true));
+        assert_eq!(
+            (b.str("token"), b.int("valid"), b.bool("accessToken")),
+            ("a", 5, true)
+        );
         let b = json(r#"{"token":"a","token":null,"to\u212aen":"k"}"#).expect("binds");
         assert_eq!(b.str("token"), "k");
         assert!(json(r#"{"valid":1.0}"#).is_err());

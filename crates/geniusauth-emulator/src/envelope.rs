@@ -122,7 +122,10 @@ mod tests {
 
     #[test]
     fn escapes_like_go() {
-        assert_eq!(go_json(&"a<b>&c\u{2028}"), r#""a\u003cb\u003e\u0026c\u2028""#);
+        assert_eq!(
+            go_json(&"a<b>&c\u{2028}"),
+            r#""a\u003cb\u003e\u0026c\u2028""#
+        );
     }
 
     #[test]

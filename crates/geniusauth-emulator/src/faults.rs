@@ -157,7 +157,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub async fn middleware(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+pub async fn middleware(
+    State(state): State<SharedState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     if !path.starts_with(PRODUCTION_PREFIX) {
         return next.run(request).await;

@@ -288,7 +288,9 @@ mod tests {
     use super::*;
 
     fn sprint(text: &str) -> String {
-        decode_first(text.as_bytes()).map(|v| v.go_sprint()).unwrap_or_default()
+        decode_first(text.as_bytes())
+            .map(|v| v.go_sprint())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -300,12 +302,18 @@ mod tests {
         assert_eq!(sprint("true"), "true");
         assert_eq!(sprint("null"), "<nil>");
         assert_eq!(sprint("[1, \"a\", null, false]"), "[1 a <nil> false]");
-        assert_eq!(sprint(r#"{"b":1,"a":{"y":[],"x":"s"},"b":2}"#), "map[a:map[x:s y:[]] b:2]");
+        assert_eq!(
+            sprint(r#"{"b":1,"a":{"y":[],"x":"s"},"b":2}"#),
+            "map[a:map[x:s y:[]] b:2]"
+        );
     }
 
     #[test]
     fn decodes_strings_like_go() {
-        assert_eq!(sprint(r#""\u4e2d\ud83d\ude00\ud800x\n""#), "中😀\u{FFFD}x\n");
+        assert_eq!(
+            sprint(r#""\u4e2d\ud83d\ude00\ud800x\n""#),
+            "中😀\u{FFFD}x\n"
+        );
         assert!(decode_first(b"\"a\x01\"").is_err());
     }
 

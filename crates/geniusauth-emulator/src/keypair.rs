@@ -44,7 +44,10 @@ impl Keys {
 pub fn spki_der(key: &VerifyingKey) -> Vec<u8> {
     let mut bit_string = vec![0u8];
     bit_string.extend_from_slice(key.as_bytes());
-    der(0x30, &[ED25519_ALGORITHM.as_slice(), &der(0x03, &bit_string)].concat())
+    der(
+        0x30,
+        &[ED25519_ALGORITHM.as_slice(), &der(0x03, &bit_string)].concat(),
+    )
 }
 
 /// `pem.EncodeToMemory`: 64-column base64 lines, trailing newline.
@@ -91,11 +94,7 @@ pub fn self_signed_ca_der(key: &SigningKey, now_secs: i64, serial: u128) -> Vec<
             0x30,
             &[
                 extension(&[0x55, 0x1d, 0x0f], true, &der(0x03, &[0x01, 0x06])),
-                extension(
-                    &[0x55, 0x1d, 0x13],
-                    true,
-                    &der(0x30, &der(0x01, &[0xff])),
-                ),
+                extension(&[0x55, 0x1d, 0x13], true, &der(0x30, &der(0x01, &[0xff]))),
                 extension(&[0x55, 0x1d, 0x0e], false, &der(0x04, &key_id)),
             ]
             .concat(),
@@ -181,6 +180,9 @@ mod tests {
         let key = SigningKey::from_bytes(&[1u8; 32]);
         let der = spki_der(&key.verifying_key());
         assert_eq!(der.len(), 44);
-        assert_eq!(&der[..12], &[0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+        assert_eq!(
+            &der[..12],
+            &[0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
+        );
     }
 }

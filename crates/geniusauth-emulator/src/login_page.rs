@@ -147,7 +147,11 @@ fn render_page(base_url: &str, app: &App, users: &[(User, Vec<Group>)]) -> Respo
 
 /// `POST /__emulator/authorize` (form) or `GET` with the same query: mint a login token and
 /// send the browser to the callback.
-pub async fn authorize(State(state): State<SharedState>, method: Method, request: Request) -> Response {
+pub async fn authorize(
+    State(state): State<SharedState>,
+    method: Method,
+    request: Request,
+) -> Response {
     let query_text = request.uri().query().unwrap_or("").to_owned();
     let mut params = parse_go_query(&query_text);
     if method == Method::POST {
@@ -194,11 +198,9 @@ pub async fn authorize(State(state): State<SharedState>, method: Method, request
             "找不到身份组，请联系管理员处理（该用户不在此应用可见的任何身份组中）。",
             "No group found: this user is in none of the groups the application may see.",
         ),
-        (Err(Error::UnknownUser(_)), _) => error_page(
-            StatusCode::NOT_FOUND,
-            "用户不存在。",
-            "No such user.",
-        ),
+        (Err(Error::UnknownUser(_)), _) => {
+            error_page(StatusCode::NOT_FOUND, "用户不存在。", "No such user.")
+        }
         (Err(Error::UnknownApp(_)), _) | (Ok(_), None) => error_page(
             StatusCode::NOT_FOUND,
             &format!("没有找到授权码 {app_code:?}：该应用未注册。"),

@@ -37,25 +37,33 @@ fn print_startup_line(info: &StartupInfo) -> std::io::Result<()> {
     stdout.flush()
 }
 
-async fn wait_for_termination() {
+/// Resolves on Ctrl-C or SIGTERM. Handlers are installed when this is called (before the
+/// startup line goes out), so a supervisor's signal is never missed.
+fn termination() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -78,6 +86,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let terminated = termination();
     if let Err(error) = print_startup_line(emulator.info()) {
         eprintln!("geniusauth-emulator: cannot write to stdout: {error}");
         emulator.shutdown().await;
@@ -89,7 +98,7 @@ async fn main() -> ExitCode {
         emulator.url(),
         emulator.info().app_code
     );
-    wait_for_termination().await;
+    terminated.await;
     eprintln!("geniusauth-emulator: shutting down");
     emulator.shutdown().await;
     ExitCode::SUCCESS

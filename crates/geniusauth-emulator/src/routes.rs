@@ -36,22 +36,74 @@ enum Endpoint {
 }
 
 const ROUTES: &[(Method, &str, Endpoint)] = &[
-    (Method::POST, "/api/v1/public/login/verify", Endpoint::LoginVerify),
-    (Method::POST, "/api/v1/app/token/refresh/", Endpoint::Refresh),
-    (Method::PATCH, "/api/v1/app/token/refresh/", Endpoint::ModifyPayload),
-    (Method::DELETE, "/api/v1/app/token/refresh/", Endpoint::DestroyRefresh),
-    (Method::POST, "/api/v1/app/token/access/verify", Endpoint::AccessVerify),
-    (Method::POST, "/api/v1/app/token/access/user/info", Endpoint::AccessUserInfo),
+    (
+        Method::POST,
+        "/api/v1/public/login/verify",
+        Endpoint::LoginVerify,
+    ),
+    (
+        Method::POST,
+        "/api/v1/app/token/refresh/",
+        Endpoint::Refresh,
+    ),
+    (
+        Method::PATCH,
+        "/api/v1/app/token/refresh/",
+        Endpoint::ModifyPayload,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/app/token/refresh/",
+        Endpoint::DestroyRefresh,
+    ),
+    (
+        Method::POST,
+        "/api/v1/app/token/access/verify",
+        Endpoint::AccessVerify,
+    ),
+    (
+        Method::POST,
+        "/api/v1/app/token/access/user/info",
+        Endpoint::AccessUserInfo,
+    ),
     (Method::GET, "/api/v1/app/user/info", Endpoint::UserInfo),
-    (Method::GET, "/api/v1/app/keypair/server", Endpoint::ServerKeys),
+    (
+        Method::GET,
+        "/api/v1/app/keypair/server",
+        Endpoint::ServerKeys,
+    ),
     // Deprecated aliases the server still registers under /public.
-    (Method::POST, "/api/v1/public/token/refresh/", Endpoint::Refresh),
-    (Method::PATCH, "/api/v1/public/token/refresh/", Endpoint::ModifyPayload),
-    (Method::DELETE, "/api/v1/public/token/refresh/", Endpoint::DestroyRefresh),
-    (Method::POST, "/api/v1/public/token/access/verify", Endpoint::AccessVerify),
-    (Method::POST, "/api/v1/public/token/access/user/info", Endpoint::AccessUserInfo),
+    (
+        Method::POST,
+        "/api/v1/public/token/refresh/",
+        Endpoint::Refresh,
+    ),
+    (
+        Method::PATCH,
+        "/api/v1/public/token/refresh/",
+        Endpoint::ModifyPayload,
+    ),
+    (
+        Method::DELETE,
+        "/api/v1/public/token/refresh/",
+        Endpoint::DestroyRefresh,
+    ),
+    (
+        Method::POST,
+        "/api/v1/public/token/access/verify",
+        Endpoint::AccessVerify,
+    ),
+    (
+        Method::POST,
+        "/api/v1/public/token/access/user/info",
+        Endpoint::AccessUserInfo,
+    ),
     (Method::GET, "/api/v1/public/user/info", Endpoint::UserInfo),
-    (Method::POST, "/api/v1/public/login/verify/", Endpoint::ThirdPartyLogin),
+    (
+        Method::POST,
+        "/api/v1/public/login/verify/",
+        Endpoint::ThirdPartyLogin,
+    ),
 ];
 
 enum Resolved {

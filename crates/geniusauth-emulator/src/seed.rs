@@ -26,7 +26,9 @@ use crate::error::Error;
 use crate::store::Store;
 
 /// The server's department groups, in its order (`global.Departments`).
-pub const DEPARTMENTS: [&str; 8] = ["研发", "产品", "游戏", "运营", "行政", "设计", "中心", "生态"];
+pub const DEPARTMENTS: [&str; 8] = [
+    "研发", "产品", "游戏", "运营", "行政", "设计", "中心", "生态",
+];
 
 /// The server's appCode/appSecret alphabet.
 const CODE_ALPHABET: &[u8] = b"1234567890qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJKLZXCVBNM";
@@ -69,7 +71,9 @@ pub fn load(path: &Path) -> Result<SeedFile, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| seed_error(e.to_string()))?;
     let seed: SeedFile = serde_json::from_str(&text).map_err(|e| seed_error(e.to_string()))?;
     if seed.apps.is_empty() {
-        return Err(seed_error("at least one app is required (the first is the demo app)".into()));
+        return Err(seed_error(
+            "at least one app is required (the first is the demo app)".into(),
+        ));
     }
     Ok(seed)
 }
@@ -125,14 +129,21 @@ pub fn apply(store: &Store, seed: &SeedFile) -> Result<(), Error> {
         store.ensure_group(group)?;
     }
     for user in &seed.users {
-        store.create_user(user.id, &user.name, &user.groups, user.avatar_url.as_deref())?;
+        store.create_user(
+            user.id,
+            &user.name,
+            &user.groups,
+            user.avatar_url.as_deref(),
+        )?;
     }
     for (i, app) in seed.apps.iter().enumerate() {
         validate_callback(&app.callback)?;
         let app_code = app.app_code.clone().unwrap_or_else(|| random_code(8));
         let app_secret = app.app_secret.clone().unwrap_or_else(|| random_code(100));
         if app_code.is_empty() || app_secret.is_empty() {
-            return Err(Error::Invalid("appCode and appSecret must not be empty".into()));
+            return Err(Error::Invalid(
+                "appCode and appSecret must not be empty".into(),
+            ));
         }
         store.create_app(
             &app.name,

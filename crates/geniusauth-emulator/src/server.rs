@@ -120,10 +120,7 @@ fn load_keys(store: &Store) -> Result<Keys, Error> {
 
 fn router(state: SharedState) -> Router {
     Router::new()
-        .route(
-            "/",
-            get(login_page::page).fallback(routes::production),
-        )
+        .route("/", get(login_page::page).fallback(routes::production))
         .route(
             "/__emulator/authorize",
             get(login_page::authorize).post(login_page::authorize),

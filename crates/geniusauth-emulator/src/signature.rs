@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use axum::http::Method;
 use sha2::{Digest, Sha256};
 
-use crate::binding::{bind_json, bind_query, field, parse_go_query, BindError, BoundFields, Field, Kind};
+use crate::binding::{
+    bind_json, bind_query, field, parse_go_query, BindError, BoundFields, Field, Kind,
+};
 use crate::codes;
 use crate::envelope::ApiError;
 use crate::gojson::{decode_first, GoValue};
@@ -101,7 +103,7 @@ pub fn verify(
     }
 
     let age_ns = real_now_ns - i128::from(time_stamp) * NANOS_PER_SECOND;
-    if age_ns > MAX_AGE_NS || age_ns < -MAX_AHEAD_NS {
+    if !(-MAX_AHEAD_NS..=MAX_AGE_NS).contains(&age_ns) {
         return Err(codes::SIGNATURE_EXPIRED.into());
     }
 
@@ -114,7 +116,9 @@ pub fn verify(
 
 /// The lowercase hex signature the server expects for these parameters.
 pub fn expected_signature(params: &Params, app_secret: &str) -> String {
-    hex::encode(Sha256::digest(signing_string(params, app_secret).as_bytes()))
+    hex::encode(Sha256::digest(
+        signing_string(params, app_secret).as_bytes(),
+    ))
 }
 
 /// `k1=v1&k2=v2…` over every parameter but `signature`, plus `appSecret`, sorted by key.

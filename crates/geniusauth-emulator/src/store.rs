@@ -196,9 +196,11 @@ impl Store {
     pub fn ensure_group(&self, name: &str) -> Result<u64, Error> {
         self.conn
             .execute("INSERT OR IGNORE INTO groups (name) VALUES (?1)", [name])?;
-        let id: i64 = self
-            .conn
-            .query_row("SELECT id FROM groups WHERE name = ?1", [name], |r| r.get(0))?;
+        let id: i64 =
+            self.conn
+                .query_row("SELECT id FROM groups WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })?;
         Ok(to_u64(id))
     }
 
@@ -211,9 +213,9 @@ impl Store {
     ) -> Result<u64, Error> {
         let uid = match id {
             Some(id) => {
-                let id = to_i64(id).filter(|v| *v > 0).ok_or_else(|| {
-                    Error::Invalid(format!("user id {id} is out of range"))
-                })?;
+                let id = to_i64(id)
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| Error::Invalid(format!("user id {id} is out of range")))?;
                 self.conn.execute(
                     "INSERT INTO users (id, name, avatar_url) VALUES (?1, ?2, ?3)",
                     params![id, name, avatar_url],
@@ -266,7 +268,11 @@ impl Store {
             .ok_or_else(|| Error::Corrupt("app vanished after insert".into()))
     }
 
-    fn app_where(&self, condition: &str, value: impl rusqlite::ToSql) -> Result<Option<App>, Error> {
+    fn app_where(
+        &self,
+        condition: &str,
+        value: impl rusqlite::ToSql,
+    ) -> Result<Option<App>, Error> {
         let sql = format!(
             "SELECT id, name, app_code, app_secret, callback, permit_all_group, all_groups
              FROM apps WHERE {condition} ORDER BY id LIMIT 1"
@@ -380,8 +386,8 @@ impl Store {
     }
 
     pub fn insert_pending_login(&self, login: &PendingLogin) -> Result<(), Error> {
-        let groups = serde_json::to_string(&login.groups)
-            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let groups =
+            serde_json::to_string(&login.groups).map_err(|e| Error::Corrupt(e.to_string()))?;
         self.conn.execute(
             "INSERT INTO pending_logins (id, uid, app_id, name, avatar_url, groups, expires_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

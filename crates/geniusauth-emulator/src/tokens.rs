@@ -93,9 +93,15 @@ impl Tokens<'_> {
     }
 
     /// `ParseRefreshToken` / `ParseAccessToken`: also requires the record's point.
-    pub fn parse_recorded(&self, token: &str, token_type: TokenType) -> Result<Option<Claims>, Error> {
+    pub fn parse_recorded(
+        &self,
+        token: &str,
+        token_type: TokenType,
+    ) -> Result<Option<Claims>, Error> {
         match self.parse(token, token_type)? {
-            Some(claims) if self.store.record_point_alive(claims.id, self.now_ms)? => Ok(Some(claims)),
+            Some(claims) if self.store.record_point_alive(claims.id, self.now_ms)? => {
+                Ok(Some(claims))
+            }
             _ => Ok(None),
         }
     }

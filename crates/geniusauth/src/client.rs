@@ -137,7 +137,9 @@ impl Client {
     ) -> Result<PayloadUpdate, Error> {
         let token = checked_token(refresh_token, "refresh token")?;
         if payload.is_empty() {
-            return Err(Error::InvalidInput("the new payload must not be empty".into()));
+            return Err(Error::InvalidInput(
+                "the new payload must not be empty".into(),
+            ));
         }
         let params = vec![
             ("token", token),
@@ -173,13 +175,13 @@ impl Client {
         if ids.is_empty() {
             return Err(Error::InvalidInput("at least one user id is needed".into()));
         }
-        let joined = ids
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let joined = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
         let users: Option<Vec<PublicUserInfo>> = self
-            .call(Method::GET, PATH_PUBLIC_USER_INFO, vec![("id", joined.into())])
+            .call(
+                Method::GET,
+                PATH_PUBLIC_USER_INFO,
+                vec![("id", joined.into())],
+            )
             .await?;
         Ok(users.unwrap_or_default())
     }

@@ -14,7 +14,10 @@ pub(crate) async fn read_capped_body(
     mut response: reqwest::Response,
     limit: usize,
 ) -> Result<Vec<u8>, Error> {
-    if response.content_length().is_some_and(|len| len > limit as u64) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > limit as u64)
+    {
         return Err(Error::BodyTooLarge { limit });
     }
     let mut body = Vec::new();
@@ -94,7 +97,14 @@ mod tests {
 
     #[test]
     fn garbage_is_unexpected_reply() {
-        for body in ["", "null", "[]", "{\"code\":\"0\"}", "{\"code\":0,", "<html>"] {
+        for body in [
+            "",
+            "null",
+            "[]",
+            "{\"code\":\"0\"}",
+            "{\"code\":0,",
+            "<html>",
+        ] {
             let err = decode_envelope::<RefreshResult>(200, body.as_bytes()).unwrap_err();
             assert_eq!(err.code(), "unexpected_reply", "{body}");
         }

@@ -125,7 +125,9 @@ impl Error {
             // the latter, like `is_unauthorized`.
             Error::Server {
                 code, http_status, ..
-            } => *http_status >= 500 && !matches!(*code, CODE_REMOTE_CALL_FAILED | CODE_UNAUTHORIZED),
+            } => {
+                *http_status >= 500 && !matches!(*code, CODE_REMOTE_CALL_FAILED | CODE_UNAUTHORIZED)
+            }
             Error::InvalidInput(_) | Error::Token(_) => false,
         }
     }
@@ -178,12 +180,16 @@ pub fn explain_server_code(code: i64) -> &'static str {
         3 => "The app code is not known to the server: check the app code.",
         4 => "The server had a database error. Try again later.",
         5 => "Not authorized: the token is invalid, already used, or belongs to another app.",
-        6 => "Not authorized: wrong app secret (bad signature), an invalid or already used login \
-              token, or a token of another app.",
+        6 => {
+            "Not authorized: wrong app secret (bad signature), an invalid or already used login \
+              token, or a token of another app."
+        }
         7 => "The user's group (unit) was not found.",
         8 => "The server hit an unexpected error. Try again later.",
-        9 => "The request's time stamp was rejected: this computer's clock is wrong. Correct \
-              the system time.",
+        9 => {
+            "The request's time stamp was rejected: this computer's clock is wrong. Correct \
+              the system time."
+        }
         10 => "The operation is not allowed.",
         11 => "The user lacks the group permission this needs.",
         12 => "The name is already taken.",

@@ -128,7 +128,8 @@ impl Claims {
     /// Expired at `now` (unix seconds), allowing the server's leeway. A token without `exp`
     /// never expires, as in the server's JWT library.
     pub fn is_expired_at(&self, now: i64) -> bool {
-        self.exp.is_some_and(|exp| now >= exp.saturating_add(LEEWAY_SECS))
+        self.exp
+            .is_some_and(|exp| now >= exp.saturating_add(LEEWAY_SECS))
     }
 
     pub fn is_expired(&self) -> bool {
@@ -178,22 +179,7 @@ pub fn verify_at(
     expected: &TokenType,
     now: i64,
 ) -> Result<Claims, Error> {
-    let decoded = decode(token)?;
-    match decoded.algorithm() {
-        Some("EdDSA") => {}
-        other => {
-            return Err(TokenError::UnsupportedAlgorithm(other.unwrap_or("").to_owned()).into())
-        }
-    }
-    let parts = split(token)?;
-    let signature_bytes = decode_part(parts[2], "signature")?;
-    let signature = Signature::from_slice(&signature_bytes)
-        .map_err(|_| malformed("signature is not 64 bytes"))?;
-    let signing_input = &token[..parts[0].len() + 1 + parts[1].len()];
-    key.verify(signing_input.as_bytes(), &signature)
-        .map_err(|_| TokenError::BadSignature)?;
-
-    let claims = decoded.claims;
+    let claims = verify_signature(token, key)?.claims;
     if claims.is_expired_at(now) {
         return Err(TokenError::Expired {
             exp: claims.exp.unwrap_or_default(),
@@ -209,6 +195,26 @@ pub fn verify_at(
         .into());
     }
     Ok(claims)
+}
+
+/// Checks only that the token is EdDSA and signed by `key`; expiry and type are left to the
+/// caller (a support tool shows them separately).
+pub fn verify_signature(token: &str, key: &VerifyingKey) -> Result<DecodedToken, Error> {
+    let decoded = decode(token)?;
+    match decoded.algorithm() {
+        Some("EdDSA") => {}
+        other => {
+            return Err(TokenError::UnsupportedAlgorithm(other.unwrap_or("").to_owned()).into())
+        }
+    }
+    let parts = split(token)?;
+    let signature_bytes = decode_part(parts[2], "signature")?;
+    let signature = Signature::from_slice(&signature_bytes)
+        .map_err(|_| malformed("signature is not 64 bytes"))?;
+    let signing_input = &token.trim()[..parts[0].len() + 1 + parts[1].len()];
+    key.verify(signing_input.as_bytes(), &signature)
+        .map_err(|_| TokenError::BadSignature)?;
+    Ok(decoded)
 }
 
 /// Reads the server's token key: PEM text (labelled `EC PUBLIC KEY` by the server although it

@@ -366,9 +366,19 @@ async fn truncated_json_is_unexpected_reply() {
         r#"{"code":0,"data":{"access_token":"eyJhbGciOiJFZERTQSJ9.eyJ"#,
     ))
     .await;
-    let err = server.client().refresh_access_token("rt").await.unwrap_err();
+    let err = server
+        .client()
+        .refresh_access_token("rt")
+        .await
+        .unwrap_err();
     assert!(
-        matches!(err, Error::UnexpectedReply { http_status: 200, .. }),
+        matches!(
+            err,
+            Error::UnexpectedReply {
+                http_status: 200,
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -378,7 +388,11 @@ async fn connection_closed_mid_body_is_a_network_error() {
     let mut bytes = http_response("200 OK", "application/json", br#"{"code":0,"data":{}}"#);
     bytes.truncate(bytes.len() - 8);
     let server = RawServer::start(Behaviour::Reply(bytes)).await;
-    let err = server.client().refresh_access_token("rt").await.unwrap_err();
+    let err = server
+        .client()
+        .refresh_access_token("rt")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Network(_)), "{err:?}");
     assert!(err.is_transient());
 }
@@ -392,7 +406,11 @@ async fn body_over_the_cap_with_content_length() {
         &body,
     )))
     .await;
-    let err = server.client().refresh_access_token("rt").await.unwrap_err();
+    let err = server
+        .client()
+        .refresh_access_token("rt")
+        .await
+        .unwrap_err();
     assert_eq!(err, Error::BodyTooLarge { limit: 1024 * 1024 });
     assert_eq!(err.code(), "body_too_large");
 }
@@ -400,14 +418,22 @@ async fn body_over_the_cap_with_content_length() {
 #[tokio::test]
 async fn body_over_the_cap_while_streaming() {
     let server = RawServer::start(Behaviour::ChunkedFlood(2 * 1024 * 1024)).await;
-    let err = server.client().refresh_access_token("rt").await.unwrap_err();
+    let err = server
+        .client()
+        .refresh_access_token("rt")
+        .await
+        .unwrap_err();
     assert_eq!(err, Error::BodyTooLarge { limit: 1024 * 1024 });
 }
 
 #[tokio::test]
 async fn empty_body_is_unexpected_reply() {
     let server = RawServer::start(json_reply("200 OK", "")).await;
-    let err = server.client().refresh_access_token("rt").await.unwrap_err();
+    let err = server
+        .client()
+        .refresh_access_token("rt")
+        .await
+        .unwrap_err();
     assert_eq!(
         err,
         Error::UnexpectedReply {

@@ -73,7 +73,9 @@ fn python_reference_agrees_with_committed_vectors() {
         .current_dir(&root)
         .output()
         .unwrap_or_else(|e| {
-            panic!("python3 is required for this test (it is installed in CI) but could not run: {e}")
+            panic!(
+                "python3 is required for this test (it is installed in CI) but could not run: {e}"
+            )
         });
     assert!(
         output.status.success(),

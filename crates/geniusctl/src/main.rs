@@ -1,1 +1,36 @@
-fn main() {}
+//! geniusctl: GeniusAuth from the command line, for scripting and support work.
+
+mod browser;
+mod callback;
+mod cli;
+mod commands;
+mod failure;
+mod output;
+
+use clap::Parser;
+
+use crate::cli::Cli;
+use crate::failure::{Failure, EXIT_NETWORK};
+
+fn main() {
+    // A bug must not dump a backtrace (or anything else) at a user.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("geniusctl: internal error: {info}");
+    }));
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("geniusctl: cannot start: {e}");
+            std::process::exit(EXIT_NETWORK);
+        }
+    };
+    let outcome: Result<(), Failure> = runtime.block_on(commands::run(&cli.global, cli.command));
+    if let Err(failure) = outcome {
+        failure.report();
+        std::process::exit(failure.exit_code());
+    }
+}

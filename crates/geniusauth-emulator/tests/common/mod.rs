@@ -162,7 +162,12 @@ impl Harness {
     }
 }
 
-pub fn signed_as(app_code: &str, secret: &str, params: Value, time_stamp: i64) -> Map<String, Value> {
+pub fn signed_as(
+    app_code: &str,
+    secret: &str,
+    params: Value,
+    time_stamp: i64,
+) -> Map<String, Value> {
     let mut map = match params {
         Value::Object(map) => map,
         _ => Map::new(),

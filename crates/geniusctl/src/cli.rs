@@ -1,0 +1,142 @@
+//! Command-line syntax (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "geniusctl",
+    version,
+    about = "GeniusAuth from the command line: verify logins, refresh, revoke and inspect tokens.",
+    long_about = "GeniusAuth from the command line: verify logins, refresh, revoke and inspect \
+                  tokens.\n\nEvery command prints one JSON document on stdout. Exit codes: 0 ok, \
+                  1 the server refused (JSON {code,msg,httpStatus} on stderr), 2 usage or invalid \
+                  input, 3 network trouble or an unreadable reply."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOptions {
+    /// GeniusAuth server root URL
+    #[arg(
+        long,
+        global = true,
+        env = "GENIUS_SERVER",
+        value_name = "URL",
+        default_value = geniusauth::DEFAULT_BASE_URL
+    )]
+    pub server: String,
+    /// The app's appCode
+    #[arg(long, global = true, env = "GENIUS_APP_CODE", value_name = "CODE")]
+    pub app_code: Option<String>,
+    /// The app's appSecret (prefer the environment variable: arguments show in `ps`)
+    #[arg(
+        long,
+        global = true,
+        env = "GENIUS_APP_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub app_secret: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Exchange a login token for the user's identity and tokens
+    LoginVerify {
+        /// Login token from the callback's `token` parameter
+        login_token: String,
+        #[command(flatten)]
+        grant: GrantOptions,
+        /// The user's IP address as the app saw it
+        #[arg(long, value_name = "IP")]
+        client_ip: Option<String>,
+    },
+    /// Get a new access token for a refresh token
+    Refresh { refresh_token: String },
+    /// Change a refresh token's payload (gives a new refresh token)
+    Payload {
+        refresh_token: String,
+        new_payload: String,
+        /// Also issue an access token carrying the new payload
+        #[arg(long)]
+        access_token: bool,
+    },
+    /// Revoke refresh tokens (and their access tokens); one JSON line per token
+    #[command(group = clap::ArgGroup::new("tokens").required(true).args(["refresh_tokens", "file"]))]
+    Revoke {
+        refresh_tokens: Vec<String>,
+        /// Read tokens from a file, one per line (`-` for stdin); blank lines are skipped
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Check an access token with the server: {uid, payload}
+    VerifyAccess { access_token: String },
+    /// The user behind an access token
+    Userinfo { access_token: String },
+    /// Public profiles of users by id
+    Users {
+        /// User ids, comma-separated or as separate arguments
+        #[arg(required = true, value_delimiter = ',', value_name = "ID[,ID…]")]
+        ids: Vec<u64>,
+    },
+    /// Decode a token locally; with --verify also check its signature with the server key
+    Inspect {
+        token: String,
+        /// Fetch the server key and check the signature (needs app credentials)
+        #[arg(long)]
+        verify: bool,
+    },
+    /// Sign in through the browser and print the verified result
+    Login {
+        #[command(flatten)]
+        grant: GrantOptions,
+        /// The app's registered callback; must be a loopback http URL
+        #[arg(
+            long,
+            value_name = "URL",
+            default_value = "http://127.0.0.1:47150/callback"
+        )]
+        callback: String,
+        /// Give up after this many seconds without a sign-in
+        #[arg(long, value_name = "SECS", default_value_t = 300)]
+        timeout: u64,
+        /// Do not open a browser; only print the sign-in URL on stderr
+        #[arg(long, hide = true)]
+        no_browser: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct GrantOptions {
+    /// Refresh token lifetime in seconds (604800 to 2592000; default 7 days)
+    #[arg(long, value_name = "SECS", conflicts_with = "once")]
+    pub valid: Option<u64>,
+    /// App data carried in the tokens (at most 32 characters)
+    #[arg(long, value_name = "P")]
+    pub payload: Option<String>,
+    /// Identity only: no refresh or access token
+    #[arg(long)]
+    pub once: bool,
+}
+
+impl GrantOptions {
+    pub fn login_options(&self, client_ip: Option<String>) -> geniusauth::LoginOptions {
+        let grant = if self.once {
+            geniusauth::Grant::Once
+        } else {
+            geniusauth::Grant::RefreshToken { valid: self.valid }
+        };
+        geniusauth::LoginOptions {
+            grant,
+            payload: self.payload.clone(),
+            client_ip,
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! What each subcommand does.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::time::Duration;
+
+use geniusauth::tokens;
+use geniusauth::{Client, Config};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::browser;
+use crate::callback::{parse_callback, wait_for_login_token};
+use crate::cli::{Command, GlobalOptions};
+use crate::failure::Failure;
+use crate::output::print_json;
+
+/// Characters of a token shown in revoke reports: enough to tell tokens apart, too few to use.
+const TOKEN_PREFIX_CHARS: usize = 10;
+
+pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::LoginVerify {
+            login_token,
+            grant,
+            client_ip,
+        } => {
+            let client = client(global)?;
+            let result = client
+                .login_verify(&login_token, &grant.login_options(client_ip))
+                .await?;
+            print_json(&result)
+        }
+        Command::Refresh { refresh_token } => {
+            print_json(&client(global)?.refresh_access_token(&refresh_token).await?)
+        }
+        Command::Payload {
+            refresh_token,
+            new_payload,
+            access_token,
+        } => {
+            let update = client(global)?
+                .edit_payload(&refresh_token, &new_payload, access_token)
+                .await?;
+            print_json(&update)
+        }
+        Command::Revoke {
+            refresh_tokens,
+            file,
+        } => {
+            let mut tokens = refresh_tokens;
+            if let Some(file) = file {
+                tokens.extend(read_token_lines(&file)?);
+            }
+            revoke_all(&client(global)?, &tokens).await
+        }
+        Command::VerifyAccess { access_token } => {
+            print_json(&client(global)?.verify_access_token(&access_token).await?)
+        }
+        Command::Userinfo { access_token } => {
+            print_json(&client(global)?.user_info(&access_token).await?)
+        }
+        Command::Users { ids } => print_json(&client(global)?.public_user_info(&ids).await?),
+        Command::Inspect { token, verify } => inspect(global, &token, verify).await,
+        Command::Login {
+            grant,
+            callback,
+            timeout,
+            no_browser,
+        } => {
+            let client = client(global)?;
+            let token =
+                receive_login_token(&client, &callback, Duration::from_secs(timeout), no_browser)
+                    .await?;
+            let result = client
+                .login_verify(&token, &grant.login_options(None))
+                .await?;
+            print_json(&result)
+        }
+    }
+}
+
+fn client(global: &GlobalOptions) -> Result<Client, Failure> {
+    let app_code = global
+        .app_code
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| Failure::Usage("--app-code (or GENIUS_APP_CODE) is required".into()))?;
+    let app_secret = global
+        .app_secret
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Failure::Usage("--app-secret (or GENIUS_APP_SECRET) is required".into()))?;
+    let config = Config::new(app_code.trim(), app_secret).with_base_url(&global.server)?;
+    Ok(Client::new(config)?)
+}
+
+/// One token per line; blank lines skipped; `-` reads stdin.
+fn read_token_lines(path: &Path) -> Result<Vec<String>, Failure> {
+    let lines: Vec<String> = if path == Path::new("-") {
+        std::io::stdin().lock().lines().collect::<Result<_, _>>()?
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    Ok(lines
+        .into_iter()
+        .map(|line| line.trim().to_owned())
+        .filter(|line| !line.is_empty())
+        .collect())
+}
+
+/// One line of `revoke` output.
+#[derive(Serialize)]
+struct RevokeLine {
+    token: String,
+    ok: bool,
+    /// Server code, when the server refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<i64>,
+    /// Kind of a failure that is not a server refusal (`timeout`, `connect`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    msg: Option<String>,
+}
+
+/// Tries every token, reporting each on its own line; fails at the end if any failed.
+async fn revoke_all(client: &Client, tokens: &[String]) -> Result<(), Failure> {
+    let mut any_failed = false;
+    for token in tokens {
+        let mut line = RevokeLine {
+            token: format!(
+                "{}…",
+                token.chars().take(TOKEN_PREFIX_CHARS).collect::<String>()
+            ),
+            ok: true,
+            code: None,
+            error: None,
+            msg: None,
+        };
+        if let Err(error) = client.revoke_refresh_token(token).await {
+            any_failed = true;
+            line.ok = false;
+            match error {
+                geniusauth::Error::Server { code, msg, .. } => {
+                    line.code = Some(code);
+                    line.msg = Some(msg);
+                }
+                other => {
+                    line.error = Some(other.code());
+                    line.msg = Some(other.to_string());
+                }
+            }
+        }
+        print_json(&line)?;
+    }
+    if any_failed {
+        Err(Failure::Partial)
+    } else {
+        Ok(())
+    }
+}
+
+/// `inspect` output.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InspectReport {
+    header: Value,
+    claims: Value,
+    /// Past `exp` (with the server's 3 s leeway) by this machine's clock.
+    expired: bool,
+    /// With --verify: EdDSA and signed by the server's key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verify_error: Option<&'static str>,
+}
+
+async fn inspect(global: &GlobalOptions, token: &str, verify: bool) -> Result<(), Failure> {
+    let decoded = tokens::decode(token)?;
+    let mut report = InspectReport {
+        expired: decoded.claims.is_expired(),
+        header: decoded.header,
+        claims: decoded.raw_claims,
+        verified: None,
+        verify_error: None,
+    };
+    if verify {
+        let key = client(global)?
+            .server_public_keys()
+            .await?
+            .jwt_verifying_key()?;
+        let outcome = tokens::verify_signature(token, &key);
+        report.verified = Some(outcome.is_ok());
+        report.verify_error = outcome.err().map(|error| error.code());
+    }
+    print_json(&report)
+}
+
+/// Opens the sign-in page and waits for the browser to come back to the callback.
+async fn receive_login_token(
+    client: &Client,
+    callback: &str,
+    timeout: Duration,
+    no_browser: bool,
+) -> Result<String, Failure> {
+    let target = parse_callback(callback)?;
+    let listener = TcpListener::bind(target.addr).await.map_err(|e| {
+        Failure::Network(format!(
+            "cannot listen on {} for the callback: {e}",
+            target.addr
+        ))
+    })?;
+    let login_url = client.login_url();
+    if no_browser {
+        eprintln!("Open this URL to sign in: {login_url}");
+    } else if let Err(why) = browser::open(login_url.as_str()) {
+        eprintln!("Could not open a browser ({why}).");
+        eprintln!("Open this URL to sign in: {login_url}");
+    } else {
+        eprintln!("Opened the browser. If nothing appears, open this URL to sign in: {login_url}");
+    }
+    eprintln!(
+        "Waiting up to {} s for the sign-in at {callback} …",
+        timeout.as_secs()
+    );
+    wait_for_login_token(listener, target.path, timeout).await
+}

@@ -1,0 +1,78 @@
+//! How a command fails: the exit code and what goes on stderr.
+
+use serde_json::json;
+
+/// Exit codes: 1 server refusal, 2 usage or invalid input, 3 network or unreadable reply.
+pub const EXIT_SERVER: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_NETWORK: i32 = 3;
+
+#[derive(Debug)]
+pub enum Failure {
+    /// The server answered with a non-zero code.
+    Server {
+        code: i64,
+        msg: String,
+        http_status: u16,
+    },
+    /// Bad input caught before anything was sent.
+    Usage(String),
+    /// Network trouble, a timeout, or a reply that could not be read.
+    Network(String),
+    /// Some items of a bulk command failed; each was already reported on stdout.
+    Partial,
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Failure::Server { .. } | Failure::Partial => EXIT_SERVER,
+            Failure::Usage(_) => EXIT_USAGE,
+            Failure::Network(_) => EXIT_NETWORK,
+        }
+    }
+
+    /// Writes the failure on stderr: JSON for server refusals, a sentence otherwise.
+    pub fn report(&self) {
+        match self {
+            Failure::Server {
+                code,
+                msg,
+                http_status,
+            } => eprintln!(
+                "{}",
+                json!({"code": code, "msg": msg, "httpStatus": http_status})
+            ),
+            Failure::Usage(message) => eprintln!("geniusctl: error: {message}"),
+            Failure::Network(message) => eprintln!("geniusctl: {message}"),
+            Failure::Partial => {}
+        }
+    }
+}
+
+impl From<geniusauth::Error> for Failure {
+    fn from(error: geniusauth::Error) -> Self {
+        use geniusauth::{Error, TokenError};
+        match error {
+            Error::Server {
+                code,
+                msg,
+                http_status,
+            } => Failure::Server {
+                code,
+                msg,
+                http_status,
+            },
+            Error::InvalidInput(_) | Error::Token(TokenError::Malformed(_)) => {
+                Failure::Usage(error.to_string())
+            }
+            other => Failure::Network(format!("{other}\n{}", other.explanation())),
+        }
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Failure::Network(format!("I/O error: {error}"))
+    }
+}

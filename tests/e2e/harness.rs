@@ -1,0 +1,183 @@
+//! Drives the real app window through WebDriver: `tauri-driver` in front of WebKitWebDriver,
+//! the app binary built by cargo, its data dirs in a temp dir, screenshots in
+//! `target/e2e-screenshots/`. Needs an X display (scripts/test.sh provides Xvfb).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub struct App {
+    pub client: Client,
+    driver: Child,
+    _home: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl App {
+    /// Starts the app with `args` and `env` (on top of isolated XDG data, config and cache dirs).
+    pub async fn launch(args: &[&str], env: &[(&str, &str)]) -> App {
+        assert!(
+            std::env::var_os("DISPLAY").is_some(),
+            "the end-to-end tests need an X display: run them through scripts/test.sh (Xvfb)"
+        );
+        // Two TLS back ends are in the dependency graph; WebDriver runs on plain HTTP anyway.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let home = tempfile::tempdir().unwrap();
+        let (port, native_port) = (free_port(), free_port());
+        let mut command = Command::new("tauri-driver");
+        command
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            // A browser the app may try to open for sign-in must not exist here: the test plays it.
+            .env("BROWSER", "true")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let driver = command
+            .spawn()
+            .expect("tauri-driver is missing: scripts/install-deps.sh installs it (cargo install tauri-driver)");
+        wait_for_port(port).await;
+        let capabilities = json!({
+            "browserName": "wry",
+            "tauri:options": {
+                "application": env!("CARGO_BIN_EXE_genius-account"),
+                "args": args,
+            }
+        });
+        let client = ClientBuilder::rustls()
+            .expect("rustls client")
+            .capabilities(capabilities.as_object().unwrap().clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("WebDriver session with the app");
+        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        App { client, driver, _home: home, shots }
+    }
+
+    pub async fn el(&self, testid: &str) -> Element {
+        self.wait_el(testid).await
+    }
+
+    /// The first element with `data-testid`, waiting for it to appear.
+    pub async fn wait_el(&self, testid: &str) -> Element {
+        let css = format!("[data-testid=\"{testid}\"]");
+        let start = Instant::now();
+        loop {
+            if let Ok(element) = self.client.find(Locator::Css(&css)).await {
+                if element.is_displayed().await.unwrap_or(false) {
+                    return element;
+                }
+            }
+            if start.elapsed() > WAIT {
+                self.screenshot(&format!("failed-waiting-for-{testid}")).await;
+                panic!("no visible element {testid} after {WAIT:?}; error banner: {:?}", self.error_text().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn all(&self, testid: &str) -> Vec<Element> {
+        let css = format!("[data-testid=\"{testid}\"]");
+        self.client.find_all(Locator::Css(&css)).await.unwrap_or_default()
+    }
+
+    pub async fn click(&self, testid: &str) {
+        self.el(testid).await.click().await.unwrap_or_else(|e| panic!("click {testid}: {e}"));
+    }
+
+    pub async fn type_into(&self, testid: &str, text: &str) {
+        let element = self.el(testid).await;
+        // WebKitWebDriver refuses Element Clear on some inputs: empty it the way a script would.
+        let empty = "arguments[0].value = ''; arguments[0].dispatchEvent(new Event('input', {bubbles: true}));";
+        self.client.execute(empty, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
+        element.send_keys(text).await.unwrap_or_else(|e| panic!("type into {testid}: {e}"));
+    }
+
+    pub async fn text(&self, testid: &str) -> String {
+        self.el(testid).await.text().await.unwrap_or_default()
+    }
+
+    /// Waits until the element's text satisfies `check`; returns that text.
+    pub async fn wait_text(&self, testid: &str, check: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let text = self.text(testid).await;
+            if check(&text) {
+                return text;
+            }
+            assert!(start.elapsed() < WAIT, "{testid} stayed {text:?} for {WAIT:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_state(&self, state: &str) {
+        let start = Instant::now();
+        loop {
+            let css = "[data-testid=\"session-state\"]";
+            if let Ok(el) = self.client.find(Locator::Css(css)).await {
+                // The state marker may be visually hidden: read it through the DOM.
+                let text = el.prop("textContent").await.ok().flatten().unwrap_or_default();
+                if text.trim() == state {
+                    return;
+                }
+                if start.elapsed() > WAIT {
+                    let banner = self.error_text().await;
+                    panic!("session-state stayed {text:?}, wanted {state:?}; error banner: {banner:?}");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn error_text(&self) -> Option<String> {
+        let el = self.client.find(Locator::Css("[data-testid=\"error-banner\"]")).await.ok()?;
+        if el.is_displayed().await.unwrap_or(false) {
+            el.text().await.ok()
+        } else {
+            None
+        }
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        // Let the last render and any transition settle.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    pub async fn quit(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}
+
+async fn wait_for_port(port: u16) {
+    let start = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(start.elapsed() < WAIT, "tauri-driver did not listen on {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
