@@ -8,6 +8,10 @@ bash scripts/install-deps.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# UI: both languages complete, nothing inline that the CSP would block.
+python3 tools/ui-preview/check_i18n.py
+# Signature vectors: recomputed with Python's hashlib, independently of the Rust code.
+python3 scripts/signature_vectors.py --check
 
 # The tests get their own D-Bus session (for the Secret Service) and X display (for the window).
 exec dbus-run-session -- xvfb-run -a -s "-screen 0 1280x900x24" bash scripts/test-session.sh "$@"

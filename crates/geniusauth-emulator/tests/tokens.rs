@@ -379,6 +379,35 @@ async fn tokens_of_another_app() {
     )
     .await
     .assert_error(6, 401);
+    // Like production, PATCH does not check the app: the new token still belongs to the
+    // demo app, and its payload has no length limit there.
+    let long_payload = "长".repeat(40);
+    let patched = h
+        .raw(
+            Method::PATCH,
+            REFRESH,
+            &as_other(json!({"token": refresh, "payload": long_payload})),
+        )
+        .await
+        .data();
+    let patched_claims = claims(patched["refreshToken"].as_str().expect("patched"));
+    assert_eq!(patched_claims["appCode"], h.info.app_code.as_str());
+    assert_eq!(patched_claims["payload"], long_payload.as_str());
+    // Like production, a login token is not bound to the app it was issued for: the app that
+    // verifies it gets refresh tokens of its own.
+    let login = h.login_token(h.uid()).await;
+    let theirs = h
+        .raw(
+            Method::POST,
+            VERIFY,
+            &as_other(json!({"token": login, "grantType": "refresh_token"})),
+        )
+        .await
+        .data();
+    assert_eq!(
+        claims(theirs["refreshToken"].as_str().expect("r"))["appCode"],
+        code.as_str()
+    );
     // Like production, any app may revoke any refresh token.
     let r = h
         .raw(
@@ -557,4 +586,50 @@ async fn tokens_verify_with_the_published_key() {
             .verify(input.as_bytes(), &Signature::from_bytes(&sig))
             .is_ok());
     }
+}
+
+#[tokio::test]
+async fn login_verify_binds_json_only_with_a_json_content_type() {
+    let h = Harness::start().await;
+    let token = h.login_token(h.uid()).await;
+    let params = h.signed(json!({"token": token}));
+    let body = serde_json::to_string(&params).expect("json");
+    // The signature middleware accepts any content type, but CompleteLogin's c.ShouldBind
+    // then uses form binding and finds no token: code 1, and the login token is not used.
+    let r = reply(
+        h.http
+            .post(h.url(VERIFY))
+            .header("content-type", "text/plain")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    r.assert_error(1, 400);
+    let r = reply(
+        h.http
+            .post(h.url(VERIFY))
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert_eq!(r.data()["userID"], h.uid());
+    // Other routes read the JSON body whatever the content type says.
+    let data = h.sign_in(json!({})).await;
+    let params = h.signed(json!({"token": data["refreshToken"]}));
+    let r = reply(
+        h.http
+            .post(h.url(REFRESH))
+            .header("content-type", "text/plain")
+            .body(serde_json::to_string(&params).expect("json"))
+            .send()
+            .await
+            .expect("send"),
+    )
+    .await;
+    assert!(r.data()["access_token"].is_string());
 }

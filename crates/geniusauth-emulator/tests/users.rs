@@ -67,8 +67,8 @@ async fn admin_users_and_their_groups() {
         .iter()
         .filter_map(|g| g["name"].as_str())
         .collect();
-    assert_eq!(names.len(), 2);
-    assert!(names.contains(&"研发") && names.contains(&"测试组"));
+    // Newest assignment first (the server orders by user_groups.id DESC).
+    assert_eq!(names, ["测试组", "研发"]);
 
     // Custom avatar URLs are returned as given.
     let r = h
@@ -376,4 +376,47 @@ async fn avatars_are_png_images() {
         .await
         .expect("404");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn public_user_info_reproduces_the_servers_null_groups() {
+    let h = Harness::start().await;
+    let r = h
+        .admin(
+            Method::POST,
+            "/__emulator/users",
+            Some(json!({"name": "无组", "groups": []})),
+        )
+        .await;
+    let lonely = r.json()["id"].as_u64().expect("id");
+    let first = h.info.users[0].id;
+    // The server's merge loop stops once every group row is used: later users get null,
+    // earlier users without groups get [].
+    let data = h
+        .call(
+            Method::GET,
+            USER_INFO,
+            json!({"id": format!("{lonely},{first}")}),
+        )
+        .await
+        .data();
+    assert_eq!(data[0]["groups"], json!([]));
+    assert!(data[1]["groups"].as_array().is_some_and(|g| !g.is_empty()));
+    let data = h
+        .call(
+            Method::GET,
+            USER_INFO,
+            json!({"id": format!("{first},{lonely}")}),
+        )
+        .await
+        .data();
+    assert!(data[1]["groups"].is_null(), "{data}");
+    assert!(data[1]
+        .as_object()
+        .is_some_and(|o| o.contains_key("groups")));
+    let data = h
+        .call(Method::GET, USER_INFO, json!({"id": lonely.to_string()}))
+        .await
+        .data();
+    assert!(data[0]["groups"].is_null());
 }
