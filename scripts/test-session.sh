@@ -12,4 +12,13 @@ if command -v gnome-keyring-daemon >/dev/null; then
   export GNOME_KEYRING_CONTROL
 fi
 
-cargo test --workspace --locked "$@"
+# `-p <crate>` narrows the run (`bash scripts/test-session.sh -p account`); cargo would ignore it
+# next to --workspace, so the whole workspace is the default only when no package is named.
+scope=(--workspace)
+for arg in "$@"; do
+  case "$arg" in
+    --) break ;;
+    -p | -p* | --package | --package=*) scope=() ; break ;;
+  esac
+done
+cargo test ${scope[@]+"${scope[@]}"} --locked "$@"

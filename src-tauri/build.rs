@@ -20,6 +20,15 @@ const COMMANDS: &[&str] = &[
     "revoke_session",
     "forget_session",
     "dismiss_error",
+    "support_state",
+    "parse_tokens",
+    "open_token_file",
+    "revoke_tokens",
+    "cancel_revoke",
+    "retry_failed",
+    "clear_tokens",
+    "audit_log",
+    "export_audit_csv",
 ];
 
 fn main() {

@@ -3,14 +3,14 @@
 
 use account::{AccountError, ErrorReply, ProfileInput, Snapshot};
 use serde::Deserialize;
-use tauri::State;
+use tauri::{Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::AppState;
 
 type Reply<T = Snapshot> = Result<T, ErrorReply>;
 
-pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
     tauri::generate_handler![
         get_state,
         set_preferences,
@@ -31,6 +31,15 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         revoke_session,
         forget_session,
         dismiss_error,
+        crate::support_commands::support_state,
+        crate::support_commands::parse_tokens,
+        crate::support_commands::open_token_file,
+        crate::support_commands::revoke_tokens,
+        crate::support_commands::cancel_revoke,
+        crate::support_commands::retry_failed,
+        crate::support_commands::clear_tokens,
+        crate::support_commands::audit_log,
+        crate::support_commands::export_audit_csv,
     ]
 }
 
@@ -94,8 +103,8 @@ async fn use_file_store(state: State<'_, AppState>, enabled: bool) -> Reply {
 }
 
 #[tauri::command]
-async fn sign_in_browser(
-    app: tauri::AppHandle,
+async fn sign_in_browser<R: Runtime>(
+    app: tauri::AppHandle<R>,
     state: State<'_, AppState>,
     payload: Option<String>,
 ) -> Reply {

@@ -4,9 +4,10 @@
 mod commands;
 mod demo;
 mod settings_store;
+mod support_commands;
 
 use account::{AccountService, ServiceConfig};
-use tauri::{Emitter, Manager};
+use tauri::{Emitter, Manager, Runtime};
 
 /// What every command reaches through `tauri::State`.
 pub struct AppState {
@@ -29,29 +30,39 @@ impl LaunchOptions {
     }
 }
 
-pub fn run() {
-    let options = LaunchOptions::from_args(std::env::args().skip(1));
-    tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
-        }))
-        .plugin(tauri_plugin_window_state::Builder::default().build())
-        .plugin(tauri_plugin_store::Builder::default().build())
+impl AppState {
+    pub fn new(service: AccountService) -> Self {
+        AppState {
+            service,
+            demo: demo::DemoServer::default(),
+        }
+    }
+}
+
+/// The app without its desktop-only plugins: the commands, the managed [`AppState`] (with the
+/// service `make_service` builds) and the `state` event. [`run`] adds the rest; tests drive
+/// it on Tauri's mock runtime.
+pub fn app_builder<R, F>(
+    builder: tauri::Builder<R>,
+    options: LaunchOptions,
+    make_service: F,
+) -> tauri::Builder<R>
+where
+    R: Runtime,
+    F: FnOnce(&tauri::AppHandle<R>) -> Result<AccountService, Box<dyn std::error::Error>>
+        + Send
+        + 'static,
+{
+    builder
         .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
-            let service = build_service(app.handle())?;
+            let service = make_service(app.handle())?;
             let handle = app.handle().clone();
             service.set_listener(move |snapshot| {
                 let _ = handle.emit("state", snapshot);
             });
-            app.manage(AppState {
-                service: service.clone(),
-                demo: demo::DemoServer::default(),
-            });
+            app.manage(AppState::new(service));
+            support_commands::init(app.handle())?;
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 let state = handle.state::<AppState>();
@@ -65,6 +76,22 @@ pub fn run() {
             Ok(())
         })
         .invoke_handler(commands::handler())
+}
+
+pub fn run() {
+    let options = LaunchOptions::from_args(std::env::args().skip(1));
+    let builder = tauri::Builder::default()
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_dialog::init());
+    app_builder(builder, options, build_service)
         .build(tauri::generate_context!())
         .expect("error while building Genius Account")
         .run(|_app, _event| {});

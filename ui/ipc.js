@@ -26,6 +26,11 @@ export function onState(handler) {
   return tauri().event.listen('state', (e) => handler(e.payload));
 }
 
+/** listen(name, handler) for the other events (`support`) → Promise<unlisten>. */
+export function onEvent(name, handler) {
+  return tauri().event.listen(name, (e) => handler(e.payload));
+}
+
 export function normalizeError(e) {
   if (e && typeof e === 'object' && typeof e.code === 'string') {
     return { ...e, message: String(e.message ?? e.code) };

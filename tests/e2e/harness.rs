@@ -13,15 +13,26 @@ use serde_json::json;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// One app at a time: it is a single-instance app, so a second copy on the same D-Bus session
+/// would hand over to the first and exit.
+static ONE_APP_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub struct App {
     pub client: Client,
+    _turn: std::sync::MutexGuard<'static, ()>,
     driver: Child,
+    /// Passed to the app on its command line so that a test that fails can still find and end it.
+    tag: String,
     _home: tempfile::TempDir,
     shots: PathBuf,
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl App {
@@ -33,41 +44,66 @@ impl App {
         );
         // Two TLS back ends are in the dependency graph; WebDriver runs on plain HTTP anyway.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let turn = ONE_APP_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let home = tempfile::tempdir().unwrap();
         let (port, native_port) = (free_port(), free_port());
+        // The app's own output (it inherits tauri-driver's stderr), for when a test fails.
+        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        let log =
+            std::fs::File::create(shots.join(format!("app-{}.log", std::process::id()))).unwrap();
         let mut command = Command::new("tauri-driver");
         command
-            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
             .env("XDG_DATA_HOME", home.path().join("data"))
             .env("XDG_CONFIG_HOME", home.path().join("config"))
             .env("XDG_CACHE_HOME", home.path().join("cache"))
             // A browser the app may try to open for sign-in must not exist here: the test plays it.
             .env("BROWSER", "true")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(log);
         for (key, value) in env {
             command.env(key, value);
         }
+        // Its own process group, so that quitting ends WebKitWebDriver and the app with it.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let driver = command
             .spawn()
             .expect("tauri-driver is missing: scripts/install-deps.sh installs it (cargo install tauri-driver)");
         wait_for_port(port).await;
+        let tag = format!("--e2e-instance={}", home.path().display());
+        let mut app_args: Vec<&str> = args.to_vec();
+        app_args.push(&tag);
         let capabilities = json!({
             "browserName": "wry",
             "tauri:options": {
                 "application": env!("CARGO_BIN_EXE_genius-account"),
-                "args": args,
+                "args": app_args,
             }
         });
-        let client = ClientBuilder::rustls()
-            .expect("rustls client")
-            .capabilities(capabilities.as_object().unwrap().clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
+        let mut builder = ClientBuilder::rustls().expect("rustls client");
+        builder.capabilities(capabilities.as_object().unwrap().clone());
+        let url = format!("http://127.0.0.1:{port}");
+        let connect = builder.connect(&url);
+        let client = tokio::time::timeout(WAIT, connect)
             .await
+            .expect("the app's window did not come up for WebDriver in time")
             .expect("WebDriver session with the app");
-        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
-        std::fs::create_dir_all(&shots).unwrap();
-        App { client, driver, _home: home, shots }
+        App {
+            client,
+            _turn: turn,
+            driver,
+            tag,
+            _home: home,
+            shots,
+        }
     }
 
     pub async fn el(&self, testid: &str) -> Element {
@@ -79,38 +115,98 @@ impl App {
         let css = format!("[data-testid=\"{testid}\"]");
         let start = Instant::now();
         loop {
-            if let Ok(element) = self.client.find(Locator::Css(&css)).await {
-                if element.is_displayed().await.unwrap_or(false) {
+            for element in self
+                .client
+                .find_all(Locator::Css(&css))
+                .await
+                .unwrap_or_default()
+            {
+                if self.rendered(&element).await {
                     return element;
                 }
             }
             if start.elapsed() > WAIT {
-                self.screenshot(&format!("failed-waiting-for-{testid}")).await;
-                panic!("no visible element {testid} after {WAIT:?}; error banner: {:?}", self.error_text().await);
+                self.screenshot(&format!("failed-waiting-for-{testid}"))
+                    .await;
+                panic!(
+                    "no visible element {testid} after {WAIT:?}; error banner: {:?}",
+                    self.error_text().await
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
-    pub async fn all(&self, testid: &str) -> Vec<Element> {
-        let css = format!("[data-testid=\"{testid}\"]");
-        self.client.find_all(Locator::Css(&css)).await.unwrap_or_default()
+    /// Laid out on the page. WebDriver's own "displayed" check misreads ellipsised text.
+    async fn rendered(&self, element: &Element) -> bool {
+        let script = "const e = arguments[0]; return e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';";
+        let arg = serde_json::to_value(element).unwrap();
+        self.client
+            .execute(script, vec![arg])
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
     }
 
+    /// Clicks through a script: for inputs styled invisible over their label (radio cards).
+    pub async fn script_click(&self, testid: &str) {
+        let css = format!("[data-testid=\"{testid}\"]");
+        let element = self
+            .client
+            .find(Locator::Css(&css))
+            .await
+            .unwrap_or_else(|e| panic!("{testid}: {e}"));
+        let arg = serde_json::to_value(&element).unwrap();
+        self.client
+            .execute("arguments[0].click();", vec![arg])
+            .await
+            .unwrap();
+    }
+
+    pub async fn all(&self, testid: &str) -> Vec<Element> {
+        let css = format!("[data-testid=\"{testid}\"]");
+        self.client
+            .find_all(Locator::Css(&css))
+            .await
+            .unwrap_or_default()
+    }
+
+    /// Scrolls the element into the middle of the view, then clicks it as a user would.
     pub async fn click(&self, testid: &str) {
-        self.el(testid).await.click().await.unwrap_or_else(|e| panic!("click {testid}: {e}"));
+        let element = self.el(testid).await;
+        let arg = serde_json::to_value(&element).unwrap();
+        let center = "arguments[0].scrollIntoView({block: 'center', inline: 'center'});";
+        self.client.execute(center, vec![arg]).await.unwrap();
+        if let Err(err) = element.click().await {
+            self.screenshot(&format!("failed-click-{testid}")).await;
+            panic!("click {testid}: {err:?}");
+        }
     }
 
     pub async fn type_into(&self, testid: &str, text: &str) {
         let element = self.el(testid).await;
         // WebKitWebDriver refuses Element Clear on some inputs: empty it the way a script would.
         let empty = "arguments[0].value = ''; arguments[0].dispatchEvent(new Event('input', {bubbles: true}));";
-        self.client.execute(empty, vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
-        element.send_keys(text).await.unwrap_or_else(|e| panic!("type into {testid}: {e}"));
+        self.client
+            .execute(empty, vec![serde_json::to_value(&element).unwrap()])
+            .await
+            .unwrap();
+        element
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("type into {testid}: {e}"));
     }
 
+    /// The element's text as the DOM has it (WebDriver's visible-text atom drops ellipsised text).
     pub async fn text(&self, testid: &str) -> String {
-        self.el(testid).await.text().await.unwrap_or_default()
+        let element = self.el(testid).await;
+        element
+            .prop("textContent")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// Waits until the element's text satisfies `check`; returns that text.
@@ -121,7 +217,10 @@ impl App {
             if check(&text) {
                 return text;
             }
-            assert!(start.elapsed() < WAIT, "{testid} stayed {text:?} for {WAIT:?}");
+            assert!(
+                start.elapsed() < WAIT,
+                "{testid} stayed {text:?} for {WAIT:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -132,13 +231,20 @@ impl App {
             let css = "[data-testid=\"session-state\"]";
             if let Ok(el) = self.client.find(Locator::Css(css)).await {
                 // The state marker may be visually hidden: read it through the DOM.
-                let text = el.prop("textContent").await.ok().flatten().unwrap_or_default();
+                let text = el
+                    .prop("textContent")
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
                 if text.trim() == state {
                     return;
                 }
                 if start.elapsed() > WAIT {
                     let banner = self.error_text().await;
-                    panic!("session-state stayed {text:?}, wanted {state:?}; error banner: {banner:?}");
+                    panic!(
+                        "session-state stayed {text:?}, wanted {state:?}; error banner: {banner:?}"
+                    );
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -146,8 +252,12 @@ impl App {
     }
 
     pub async fn error_text(&self) -> Option<String> {
-        let el = self.client.find(Locator::Css("[data-testid=\"error-banner\"]")).await.ok()?;
-        if el.is_displayed().await.unwrap_or(false) {
+        let el = self
+            .client
+            .find(Locator::Css("[data-testid=\"error-banner\"]"))
+            .await
+            .ok()?;
+        if self.rendered(&el).await {
             el.text().await.ok()
         } else {
             None
@@ -161,23 +271,42 @@ impl App {
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
     }
 
-    pub async fn quit(mut self) {
-        let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+    /// Ends the WebDriver session (closing the window); Drop ends the processes either way.
+    pub async fn quit(self) {
+        let close = self.client.clone().close();
+        if tokio::time::timeout(Duration::from_secs(10), close)
+            .await
+            .is_err()
+        {
+            eprintln!("e2e: closing the WebDriver session timed out; killing the app instead");
+        }
     }
 }
 
 impl Drop for App {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        // tauri-driver's whole group (it and WebKitWebDriver), then the app, which WebKitWebDriver
+        // starts in a group of its own.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.wait();
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-f", "--", &self.tag])
+            .status();
     }
 }
 
 async fn wait_for_port(port: u16) {
     let start = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(start.elapsed() < WAIT, "tauri-driver did not listen on {port}");
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            start.elapsed() < WAIT,
+            "tauri-driver did not listen on {port}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -3,6 +3,7 @@
 //! state go to `target/e2e-screenshots/`.
 
 mod harness;
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -35,21 +36,42 @@ impl Server {
     }
 
     async fn admin(&self, path: &str, body: Value) -> Value {
-        let response = self.http.post(self.url(path)).json(&body).send().await.unwrap();
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        let response = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json().await.unwrap()
     }
 
     /// How many requests the emulator received for `METHOD /path`.
     async fn count(&self, route: &str) -> u64 {
-        let counts: Value = self.http.get(self.url("/__emulator/requests")).send().await.unwrap().json().await.unwrap();
+        let counts: Value = self
+            .http
+            .get(self.url("/__emulator/requests"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         counts.get(route).and_then(Value::as_u64).unwrap_or(0)
     }
 
     async fn wait_count(&self, route: &str, at_least: u64) {
         let start = Instant::now();
         while self.count(route).await < at_least {
-            assert!(start.elapsed() < WAIT, "{route} was called fewer than {at_least} times");
+            assert!(
+                start.elapsed() < WAIT,
+                "{route} was called fewer than {at_least} times"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -62,7 +84,12 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     let server = Server::start().await;
     let callback_port = free_port();
     let callback = format!("http://127.0.0.1:{callback_port}/callback");
-    let app_reg = server.admin("/__emulator/apps", json!({"name": "E2E 桌面端", "callback": callback})).await;
+    let app_reg = server
+        .admin(
+            "/__emulator/apps",
+            json!({"name": "E2E 桌面端", "callback": callback}),
+        )
+        .await;
     let app_code = app_reg["appCode"].as_str().unwrap().to_owned();
     let app_secret = app_reg["appSecret"].as_str().unwrap().to_owned();
     let users = server.emulator.info().users.clone();
@@ -72,6 +99,7 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     // First run: the setup screen, filled in for a local server.
     app.el("setup").await;
     app.screenshot("01-setup").await;
+    app.script_click("preset-custom").await;
     app.type_into("profile-name", "Local").await;
     app.type_into("profile-server", server.emulator.url()).await;
     app.type_into("profile-appcode", &app_code).await;
@@ -86,9 +114,15 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     app.type_into("signin-paste-input", &token).await;
     app.click("signin-paste-submit").await;
     app.wait_state("signed-in").await;
-    assert_eq!(app.wait_text("user-name", |t| !t.is_empty()).await.trim(), users[0].name);
+    assert_eq!(
+        app.wait_text("user-name", |t| !t.is_empty()).await.trim(),
+        users[0].name
+    );
     assert!(app.text("user-id").await.contains(&users[0].id.to_string()));
-    assert!(!app.text("user-groups").await.trim().is_empty(), "groups are shown");
+    assert!(
+        !app.text("user-groups").await.trim().is_empty(),
+        "groups are shown"
+    );
     app.wait_text("refresh-expires", |t| !t.is_empty()).await;
     app.screenshot("03-signed-in").await;
 
@@ -101,22 +135,30 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
 
     // Verify: a server round trip.
     app.click("btn-verify").await;
-    server.wait_count("POST /api/v1/app/token/access/verify", 1).await;
+    server
+        .wait_count("POST /api/v1/app/token/access/verify", 1)
+        .await;
     assert_eq!(app.error_text().await, None);
 
     // Payload: 32 Chinese characters pass, 33 are refused in the UI before anything is sent.
     let payload_32 = "统一身份认证令牌载荷测试中文字符".repeat(2);
     assert_eq!(payload_32.chars().count(), 32);
     app.click("btn-edit-payload").await;
-    app.type_into("payload-input", &format!("{payload_32}多")).await;
+    app.type_into("payload-input", &format!("{payload_32}多"))
+        .await;
     app.wait_text("payload-counter", |t| t.contains("33")).await;
-    assert!(!app.el("btn-save-payload").await.is_enabled().await.unwrap(), "33 characters are refused");
+    assert!(
+        !app.el("btn-save-payload").await.is_enabled().await.unwrap(),
+        "33 characters are refused"
+    );
     app.screenshot("04-payload-too-long").await;
     app.type_into("payload-input", &payload_32).await;
-    app.wait_text("payload-counter", |t| t.contains("32/32")).await;
+    app.wait_text("payload-counter", |t| t.contains("32/32"))
+        .await;
     assert!(app.el("btn-save-payload").await.is_enabled().await.unwrap());
     app.click("btn-save-payload").await;
-    app.wait_text("payload-value", |t| t.contains(&payload_32)).await;
+    app.wait_text("payload-value", |t| t.contains(&payload_32))
+        .await;
     assert_eq!(server.count("PATCH /api/v1/app/token/refresh/").await, 1);
     app.screenshot("05-payload-saved").await;
 
@@ -135,7 +177,10 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     let login = server
         .http
         .post(server.url("/__emulator/authorize"))
-        .form(&[("appCode", app_code.as_str()), ("uid", &users[1].id.to_string())])
+        .form(&[
+            ("appCode", app_code.as_str()),
+            ("uid", &users[1].id.to_string()),
+        ])
         .send()
         .await
         .unwrap();
@@ -146,11 +191,15 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("close this tab"));
     app.wait_state("signed-in").await;
-    app.wait_text("user-name", |t| t.trim() == users[1].name).await;
+    app.wait_text("user-name", |t| t.trim() == users[1].name)
+        .await;
     app.screenshot("08-browser-sign-in").await;
 
     app.quit().await;
-    server.emulator.shutdown().await;
+    eprintln!("e2e: app closed");
+    tokio::time::timeout(Duration::from_secs(10), server.emulator.shutdown())
+        .await
+        .expect("the emulator shuts down");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,16 +207,31 @@ async fn the_demo_signs_in_a_seeded_user_in_chinese() {
     let app = App::launch(&["--demo"], &[("LANG", "zh_CN.UTF-8")]).await;
     app.el("demo-signin").await;
     assert_eq!(
-        app.client.find(fantoccini::Locator::Css("html")).await.unwrap().attr("lang").await.unwrap().as_deref(),
+        app.client
+            .find(fantoccini::Locator::Css("html"))
+            .await
+            .unwrap()
+            .attr("lang")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("zh-CN")
     );
     app.screenshot("10-demo-zh").await;
-    let first = app.all("demo-signin").await.into_iter().next().expect("demo users are listed");
-    let name = first.text().await.unwrap();
+    let first = app
+        .all("demo-signin")
+        .await
+        .into_iter()
+        .next()
+        .expect("demo users are listed");
+    let name = first.prop("textContent").await.unwrap().unwrap_or_default();
     first.click().await.unwrap();
     app.wait_state("signed-in").await;
     let shown = app.wait_text("user-name", |t| !t.is_empty()).await;
-    assert!(name.contains(shown.trim()), "signed in as {shown}, clicked {name}");
+    assert!(
+        name.contains(shown.trim()),
+        "signed in as {shown}, clicked {name}"
+    );
     app.wait_text("access-expires", |t| !t.is_empty()).await;
     app.screenshot("11-demo-signed-in-zh").await;
     app.quit().await;

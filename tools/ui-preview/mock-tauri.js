@@ -10,6 +10,8 @@
 //   error=server|network|invalid     a last failure already in the snapshot
 //   fail=cmd:code[,cmd:code]         make these commands reject (code: server|network|token_invalid|invalid_input)
 //   noavatar=1 | badavatar=1 | noaccess=1 | nogroups=1 | latency=ms (default 350)
+//   support=rows|done|running|many|empty   the Support view's token list (many = 10,000 rows)
+//   audit=empty   no audit entries;  revokeMs=ms  time per simulated revocation (default 260)
 (function () {
   'use strict';
   const q = new URLSearchParams(location.search);
@@ -293,15 +295,284 @@
     return result;
   }
 
+
+  // ---- Support and Audit log views (docs/ipc.md, "Support") ---------------------------------
+  //   support=rows|done|running|many|empty   pre-fill the token list (many = 10,000 rows)
+  const supportListeners = new Set();
+  const SUPPORT_APP = 'Ab3dE6g8';
+  const OTHER_APP = 'Xk92LmQ4';
+  const supportUsers = [
+    { id: 20231001, name: '林晓雨', groups: ['家园工作室', '研发中心'], avatar: AVATAR },
+    { id: 20230417, name: '张伟', groups: ['研发'] }, { id: 20220932, name: '李娜', groups: ['设计'] },
+    { id: 20210388, name: '王芳', groups: ['运营', '产品'] }, { id: 20240105, name: 'Alex Chen', groups: ['研发'] },
+    { id: 20231877, name: '陈静', groups: ['产品', '行政'] }, { id: 20190021, name: 'Emily Zhao', groups: ['设计', '游戏'] },
+  ];
+  const b64url = (str) => btoa(unescape(encodeURIComponent(str))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const fromB64url = (str) => decodeURIComponent(escape(atob(str.replace(/-/g, '+').replace(/_/g, '/'))));
+  let rnd = 7;
+  const rand = () => { rnd = (rnd * 1103515245 + 12345) % 2147483648; return rnd / 2147483648; };
+  const sigChars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  function makeToken(claims) {
+    let sig = '';
+    for (let i = 0; i < 86; i++) sig += sigChars[Math.floor(rand() * 64)];
+    return `eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.${b64url(JSON.stringify(claims))}.${sig}`;
+  }
+  let recordSeq = 4100;
+  function sampleTokens(n) {
+    const out = [];
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < n; i++) {
+      const u = supportUsers[i % supportUsers.length];
+      const iat = now - Math.floor(rand() * 6 * 86400);
+      const id = ++recordSeq;
+      const app = i % 9 === 4 ? OTHER_APP : SUPPORT_APP;
+      out.push(makeToken({ type: 'Refresh', uid: u.id, oid: 1, id, appCode: app, payload: i % 3 ? 'desk' : '', iat, exp: iat + 7 * 86400 }));
+      if (i % 10 === 3) out.push(makeToken({ type: 'Access', uid: u.id, oid: 1, id, appCode: app, payload: 'desk', iat: now - 60, exp: now + 240 }));
+    }
+    out.push(makeToken({ type: 'Access', uid: supportUsers[2].id, oid: 1, id: 999, appCode: SUPPORT_APP, iat: now - 600, exp: now - 300 }));
+    out.push(makeToken({ type: 'Login', uid: supportUsers[3].id, oid: 1, id: 77, appCode: '', iat: now - 30, exp: now + 270 }));
+    out.push('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.' + b64url('{"sub":"1234567890","name":"John Doe","iat":1516239022}') + '.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c');
+    return out;
+  }
+
+  const sup = {
+    version: 1, rows: [], byId: new Map(), tokens: new Map(), owners: new Map(), ownersPending: false,
+    parse: null, progress: { running: false, total: 0, done: 0, inFlight: 0, revoked: 0, alreadyInvalid: 0, failed: 0, cancelled: 0, cancelRequested: false, startedAt: null, finishedAt: null },
+    nextId: 0, revokedBefore: new Set(), dirty: new Set(), dirtyOwners: new Set(), full: false, cancel: false,
+    audit: [],
+  };
+  const supMask = (tok) => `${tok.slice(0, 6)}…${tok.slice(-4)}`;
+  function supStatus(full) {
+    return {
+      version: sup.version, full, rows: [], owners: {}, ownersPending: sup.ownersPending, ownerError: null,
+      key: 'ok', keyError: null, parse: sup.parse, progress: { ...sup.progress },
+      failedRows: sup.rows.filter((r) => r.state === 'error').length, rowCount: sup.rows.length,
+      auditError: null, auditPath: '/home/lin/.local/share/club.ncuhome.genius-account/support-audit.jsonl',
+      profile: activeProfile() ? { name: activeProfile().name, server: activeProfile().server, appCode: activeProfile().appCode } : null,
+    };
+  }
+  function supFull() {
+    const s = supStatus(true);
+    s.rows = sup.rows.map((r) => ({ ...r }));
+    s.owners = Object.fromEntries([...sup.owners].map(([k, o]) => [String(k), o]));
+    return s;
+  }
+  function supEmit(full = false) {
+    sup.version++;
+    let payload;
+    if (full || sup.full) {
+      payload = supFull();
+    } else {
+      payload = supStatus(false);
+      payload.rows = [...sup.dirty].map((id) => ({ ...sup.byId.get(id) }));
+      payload.owners = Object.fromEntries([...sup.dirtyOwners].map((k) => [String(k), sup.owners.get(k)]));
+    }
+    sup.dirty.clear(); sup.dirtyOwners.clear(); sup.full = false;
+    const json = JSON.parse(JSON.stringify(payload));
+    for (const cb of supportListeners) cb({ event: 'support', id: 0, payload: json });
+  }
+  function inspectToken(tok) {
+    const row = { kind: 'other', userId: null, recordId: null, appCode: null, payload: null, issuedAt: null, expiresAt: null, expired: false, signature: 'unavailable', problem: null };
+    try {
+      const claims = JSON.parse(fromB64url(tok.split('.')[1]));
+      const kind = { Refresh: 'refresh', Access: 'access', Login: 'login' }[claims.type];
+      if (!kind) { row.problem = 'the token has no GeniusAuth type claim'; return row; }
+      Object.assign(row, {
+        kind, userId: claims.uid || null, recordId: claims.id || null, appCode: claims.appCode || null, payload: claims.payload || null,
+        issuedAt: claims.iat * 1000, expiresAt: claims.exp * 1000, expired: claims.exp * 1000 < Date.now(), signature: 'verified',
+      });
+    } catch { row.problem = 'not a well-formed token'; }
+    return row;
+  }
+  function supParse(text) {
+    const seen = new Set();
+    const tokens = [];
+    let duplicates = 0; let junk = 0; let lines = 0;
+    for (const line of text.replace(/^\ufeff/, '').split('\n')) {
+      if (!line.trim()) continue;
+      lines++;
+      const words = (line.match(/[A-Za-z0-9_.-]+/g) ?? []).map((w) => w.replace(/^\.+|\.+$/g, ''));
+      const found = words.filter((w) => w.length >= 24 && /^eyJ[^.]*\.ey[^.]*\.[^.]+$/.test(w));
+      if (!found.length) junk++;
+      for (const w of found) { if (seen.has(w)) duplicates++; else { seen.add(w); tokens.push(w); } }
+    }
+    return { tokens, duplicates, junk, lines };
+  }
+  function supLoad(text, source, append) {
+    const p = supParse(text);
+    if (!p.tokens.length) throw { code: 'no_tokens', message: state.locale === 'zh-CN' ? '文本中没有找到令牌。' : 'No token was found in the text.' };
+    if (!append) { sup.rows = []; sup.byId.clear(); sup.tokens.clear(); sup.progress = { ...sup.progress, running: false, total: 0, done: 0, finishedAt: null, startedAt: null }; }
+    let added = 0; let dup = p.duplicates;
+    for (const tok of p.tokens) {
+      if ([...sup.tokens.values()].includes(tok)) { dup++; continue; }
+      const row = { id: ++sup.nextId, masked: supMask(tok), ...inspectToken(tok), fingerprint: Math.floor(rand() * 0xffffffff).toString(16).padStart(8, '0'), state: 'ready', result: null };
+      sup.rows.push(row); sup.byId.set(row.id, row); sup.tokens.set(row.id, tok); added++;
+      if (sup.revokedBefore.size < 3 && row.kind === 'refresh' && row.id % 7 === 5) sup.revokedBefore.add(row.id);
+    }
+    sup.parse = { added, duplicates: dup, junkLines: p.junk, lines: p.lines, source };
+    const missing = [...new Set(sup.rows.map((r) => r.userId).filter((u) => u != null && !sup.owners.has(u)))];
+    sup.ownersPending = missing.length > 0;
+    sup.full = true;
+    supEmit(true);
+    if (missing.length) {
+      setTimeout(() => {
+        for (const uid of missing) {
+          const u = supportUsers.find((x) => x.id === uid);
+          sup.owners.set(uid, u ? { id: uid, name: u.name, groups: u.groups, avatar: u.avatar ?? null, found: true } : { id: uid, name: '', groups: [], avatar: null, found: false });
+          sup.dirtyOwners.add(uid);
+        }
+        sup.ownersPending = false;
+        supEmit();
+      }, q.get('support') ? 0 : 700);
+    }
+  }
+  function supRun(ids) {
+    const jobs = [];
+    const refreshByRecord = new Map(sup.rows.filter((r) => r.kind === 'refresh').map((r) => [r.recordId, r.id]));
+    for (const id of ids) {
+      const row = sup.byId.get(id);
+      if (!row) continue;
+      if (row.kind === 'refresh') { row.state = 'queued'; row.result = null; jobs.push(row); } else {
+        row.state = 'not_revocable';
+        row.result = { reason: row.kind, refreshRowId: row.kind === 'access' ? refreshByRecord.get(row.recordId) : undefined, at: Date.now() };
+      }
+      sup.dirty.add(id);
+    }
+    if (!jobs.length) { supEmit(); return; }
+    sup.cancel = false;
+    sup.progress = { running: true, total: jobs.length, done: 0, inFlight: 0, revoked: 0, alreadyInvalid: 0, failed: 0, cancelled: 0, cancelRequested: false, startedAt: Date.now(), finishedAt: null };
+    supEmit();
+    let next = 0;
+    const perRequest = Number(q.get('revokeMs') ?? 260);
+    const worker = async () => {
+      while (!sup.cancel && next < jobs.length) {
+        const row = jobs[next++];
+        row.state = 'running'; sup.progress.inFlight++; sup.dirty.add(row.id);
+        await sleep(perRequest * (0.6 + rand() * 0.8));
+        sup.progress.inFlight--; sup.progress.done++;
+        const owner = sup.owners.get(row.userId);
+        let result = 'revoked';
+        if (sup.revokedBefore.has(row.id)) {
+          row.state = 'already_invalid'; row.result = { code: 31, msg: '身份令牌无效或已过期', at: Date.now() }; sup.progress.alreadyInvalid++; result = 'already_invalid';
+        } else if (row.id % 11 === 0 && !row.retried) {
+          row.retried = true;
+          row.state = 'error'; row.result = { error: 'unexpected_reply', msg: 'unexpected reply from the server (HTTP 502): <html>', httpStatus: 502, transient: true, at: Date.now() }; sup.progress.failed++; result = 'error';
+        } else { row.state = 'revoked'; row.result = { at: Date.now() }; sup.progress.revoked++; sup.revokedBefore.add(row.id); }
+        sup.audit.push({
+          time: new Date().toISOString(), tool: 'app', actor: 'lin', profile: activeProfile()?.name ?? '', server: activeProfile()?.server ?? '',
+          appCode: row.appCode ?? '', userId: row.userId, userName: owner?.name, recordId: row.recordId, kind: 'refresh', fingerprint: row.fingerprint,
+          result, code: row.result.code ?? undefined, error: row.result.error, msg: row.result.msg,
+        });
+        sup.dirty.add(row.id);
+        supEmit();
+      }
+    };
+    Promise.all([worker(), worker(), worker(), worker()]).then(() => {
+      for (const row of jobs) if (row.state === 'queued') { row.state = 'cancelled'; row.result = { at: Date.now() }; sup.progress.cancelled++; sup.dirty.add(row.id); }
+      sup.progress.running = false; sup.progress.inFlight = 0; sup.progress.finishedAt = Date.now();
+      supEmit();
+    });
+  }
+  const auditSeed = () => {
+    const now = Date.now();
+    const out = [];
+    for (let i = 0; i < 14; i++) {
+      const u = supportUsers[i % supportUsers.length];
+      const res = i % 6 === 2 ? 'already_invalid' : i === 9 ? 'error' : 'revoked';
+      out.push({
+        time: new Date(now - (i + 1) * 3.7 * 3600e3).toISOString(), tool: i % 4 === 3 ? 'geniusctl' : 'app', actor: 'lin', profile: i % 4 === 3 ? 'geniusctl' : 'NCUOS',
+        server: 'https://v.ncuos.com', appCode: i % 5 === 1 ? OTHER_APP : SUPPORT_APP, userId: u.id, userName: u.name, recordId: 3900 + i, kind: 'refresh',
+        fingerprint: (0x1a2b3c4d + i * 7919).toString(16), result: res,
+        code: res === 'already_invalid' ? 31 : undefined, error: res === 'error' ? 'timeout' : undefined,
+        msg: res === 'already_invalid' ? '身份令牌无效或已过期' : res === 'error' ? 'the server did not answer in time' : undefined,
+      });
+    }
+    return out.reverse();
+  };
+  sup.audit = q.get('audit') === 'empty' ? [] : auditSeed();
+  const supportCommands = {
+    support_state: async () => supFull(),
+    parse_tokens: async ({ text, append }) => { await sleep(latency / 2); supLoad(text, 'text', append); return supStatus(false); },
+    open_token_file: async ({ append }) => {
+      await sleep(latency);
+      const rows = sampleTokens(12).map((tok, i) => `"${tok}",user ${i}`);
+      supLoad(`token,owner\r\n${rows.join('\r\n')}\r\n`, 'tokens-2025-03.csv', append);
+      return supStatus(false);
+    },
+    revoke_tokens: async ({ ids, all }) => {
+      if (sup.progress.running) throw { code: 'support_busy', message: 'busy' };
+      const chosen = all ? sup.rows.filter((r) => r.kind === 'refresh' && !r.expired && ['ready', 'error', 'cancelled'].includes(r.state)).map((r) => r.id) : (ids ?? []);
+      if (!chosen.length) throw { code: 'nothing_selected', message: state.locale === 'zh-CN' ? '没有选中可以注销的令牌。' : 'No revocable token is selected.' };
+      supRun(chosen);
+      return supStatus(false);
+    },
+    cancel_revoke: async () => { if (sup.progress.running) { sup.cancel = true; sup.progress.cancelRequested = true; supEmit(); } return supStatus(false); },
+    retry_failed: async () => {
+      const ids = sup.rows.filter((r) => r.state === 'error').map((r) => r.id);
+      if (!ids.length) throw { code: 'nothing_to_retry', message: 'No revocation failed.' };
+      supRun(ids);
+      return supStatus(false);
+    },
+    clear_tokens: async () => { sup.rows = []; sup.byId.clear(); sup.tokens.clear(); sup.parse = null; supEmit(true); return supStatus(false); },
+    audit_log: async ({ query }) => {
+      await sleep(latency / 3);
+      const words = (query ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+      const all = sup.audit.slice().reverse();
+      const hay = (e) => [e.time, e.tool, e.actor, e.profile, e.server, e.appCode, e.userId, e.userName, e.recordId, e.recordId != null ? `#${e.recordId}` : '', e.fingerprint, e.result, e.code, e.error, e.msg].filter((x) => x != null).join(' ').toLowerCase();
+      const matched = all.filter((e) => words.every((w) => hay(e).includes(w)));
+      return { entries: matched.slice(0, 2000).map((e) => ({ ...e, at: Date.parse(e.time) })), total: all.length, matched: matched.length, unreadableLines: 0, path: supStatus(false).auditPath };
+    },
+    export_audit_csv: async ({ query }) => {
+      await sleep(latency);
+      const view = await supportCommands.audit_log({ query });
+      return { path: '/home/lin/genius-account-audit.csv', count: view.matched };
+    },
+  };
+  Object.assign(commands, supportCommands);
+  (function prefill() {
+    const mode = q.get('support');
+    if (!mode || mode === 'empty') return;
+    const n = mode === 'many' ? 10000 : 40;
+    const text = sampleTokens(n).join('\n') + '\nsome note that is not a token\n' + (mode === 'many' ? '' : 'eyJhbGciOi\n');
+    supLoad(text, 'text', false);
+    for (const [uid] of sup.owners) sup.owners.get(uid);
+    const missing = [...new Set(sup.rows.map((r) => r.userId).filter((u) => u != null))];
+    for (const uid of missing) {
+      const u = supportUsers.find((x) => x.id === uid);
+      sup.owners.set(uid, { id: uid, name: u?.name ?? '', groups: u?.groups ?? [], avatar: u?.avatar ?? null, found: Boolean(u) });
+    }
+    sup.ownersPending = false;
+    if (mode === 'done' || mode === 'running') {
+      const ids = sup.rows.map((r) => r.id);
+      const refreshRows = sup.rows.filter((r) => r.kind === 'refresh' && !r.expired);
+      if (mode === 'done') {
+        let i = 0;
+        for (const row of refreshRows) {
+          i++;
+          if (sup.revokedBefore.has(row.id)) { row.state = 'already_invalid'; row.result = { code: 31, msg: '身份令牌无效或已过期', at: Date.now() }; } else if (i % 11 === 0) { row.state = 'error'; row.result = { error: 'unexpected_reply', msg: 'unexpected reply from the server (HTTP 502)', httpStatus: 502, transient: true, at: Date.now() }; } else { row.state = 'revoked'; row.result = { at: Date.now() }; }
+        }
+        const access = sup.rows.find((r) => r.kind === 'access' && !r.expired);
+        if (access) { access.state = 'not_revocable'; access.result = { reason: 'access', refreshRowId: sup.rows.find((r) => r.kind === 'refresh' && r.recordId === access.recordId)?.id, at: Date.now() }; }
+        const lonely = sup.rows.find((r) => r.kind === 'access' && r.expired);
+        if (lonely) { lonely.state = 'not_revocable'; lonely.result = { reason: 'access', at: Date.now() }; }
+        const count = (s) => refreshRows.filter((r) => r.state === s).length;
+        sup.progress = { running: false, total: refreshRows.length, done: refreshRows.length, inFlight: 0, revoked: count('revoked'), alreadyInvalid: count('already_invalid'), failed: count('error'), cancelled: 0, cancelRequested: false, startedAt: Date.now() - 9000, finishedAt: Date.now() };
+      } else {
+        setTimeout(() => supRun(refreshRows.map((r) => r.id)), 50);
+        void ids;
+      }
+    }
+  })();
   window.__TAURI__ = {
     core: { invoke },
     event: {
       listen: async (name, cb) => {
-        if (name !== 'state') return () => {};
-        listeners.add(cb);
-        return () => listeners.delete(cb);
+        const set = name === 'state' ? listeners : name === 'support' ? supportListeners : null;
+        if (!set) return () => {};
+        set.add(cb);
+        return () => set.delete(cb);
       },
     },
   };
-  window.__mock = { state, emit, fail: (cmd, code) => failures.set(cmd, code), unfail: (cmd) => failures.delete(cmd) };
+  window.__mock = { state, emit, sup, fail: (cmd, code) => failures.set(cmd, code), unfail: (cmd) => failures.delete(cmd) };
 })();

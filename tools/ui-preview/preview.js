@@ -38,6 +38,34 @@
     'revoke-fail': async () => { window.__mock.fail('revoke_session', 'network'); (await wait('btn-revoke')).click(); (await wait('btn-confirm-revoke')).click(); },
     demo: async () => { (await wait('btn-demo')).click(); },
     'demo-signin': async () => { (await wait('demo-signin')).click(); await later(100); },
+    support: async () => { (await wait('nav-support')).click(); },
+    'support-paste': async () => {
+      (await wait('nav-support')).click();
+      const sample = 'token,owner\n"eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJ0eXBlIjoiUmVmcmVzaCIsInVpZCI6MjAyMzEwMDEsImlkIjo0MiwiYXBwQ29kZSI6IkFiM2RFNmc4In0.c2lnbmF0dXJlLW9mLXRoZS1zZXJ2ZXI",林晓雨\nBearer eyJhbGciOi…';
+      type(await wait('support-input'), sample);
+    },
+    'support-confirm': async () => {
+      (await wait('nav-support')).click();
+      (await wait('support-select-all')).click();
+      (await wait('support-revoke')).click();
+    },
+    'support-details': async () => {
+      (await wait('nav-support')).click();
+      await later(100);
+      document.querySelectorAll('[data-testid="support-row"]')[3]?.querySelector('.st-owner')?.click();
+    },
+    'support-filter': async () => {
+      (await wait('nav-support')).click();
+      const sel = await wait('support-filter-state');
+      sel.value = 'revoked';
+      sel.dispatchEvent(new Event('change', { bubbles: true }));
+    },
+    'support-scrolled': async () => {
+      (await wait('nav-support')).click();
+      await later(200);
+      document.getElementById('main').scrollTop = 52 * 5000;
+    },
+    audit: async () => { (await wait('nav-audit')).click(); },
   };
   window.addEventListener('load', () => { steps[ui]?.().catch((e) => console.error('preview step failed', e)); });
 })();

@@ -93,6 +93,28 @@ for lang in zh-CN en; do
   shot "$l-small-revoke"        "state=signed-in&ui=revoke&$t" 640,480
   shot "$l-small-error"         "state=offline&error=server&storage=file&$t" 640,480
 done
+# Support and Audit log views
+for lang in zh-CN en; do
+  l=${lang%%-*}
+  for theme in light dark; do
+    t="lang=$lang&theme=$theme"
+    shot "$l-$theme-support-empty"      "state=signed-in&ui=support&$t"
+    shot "$l-$theme-support-rows"       "state=signed-in&support=rows&ui=support&$t"
+    shot "$l-$theme-support-done"       "state=signed-in&support=done&ui=support&$t"
+    shot "$l-$theme-audit"              "state=signed-in&support=done&ui=audit&$t"
+  done
+  t="lang=$lang&theme=light"
+  shot "$l-support-paste"         "state=signed-out&ui=support-paste&$t"
+  shot "$l-support-confirm"       "state=signed-in&support=rows&ui=support-confirm&$t"
+  shot "$l-support-running"       "state=signed-in&support=running&revokeMs=4000&ui=support&$t"
+  shot "$l-support-details"       "state=signed-in&support=done&ui=support-details&$t"
+  shot "$l-support-filter"        "state=signed-in&support=done&ui=support-filter&$t"
+  shot "$l-support-many"          "state=signed-in&support=many&ui=support&$t"
+  shot "$l-support-many-scrolled" "state=signed-in&support=many&ui=support-scrolled&$t"
+  shot "$l-audit-empty"           "state=signed-in&audit=empty&ui=audit&$t"
+  shot "$l-small-support-done"    "state=signed-in&support=done&ui=support&$t" 640,480
+  shot "$l-small-audit"           "state=signed-in&ui=audit&$t" 640,480
+done
 # theme "system" following the OS dark preference
 shot "system-dark-signed-in" "state=signed-in&lang=en&theme=system" 900,640 --blink-settings=preferredColorScheme=0
 if [ -s "$OUT/console.log" ]; then echo "console messages: $OUT/console.log"; fi

@@ -2,13 +2,15 @@
 
 import { h, patch, findByKey } from '../dom.js';
 import { t } from '../i18n.js';
-import { store } from '../store.js';
+import { store, setUi } from '../store.js';
 import { renderHeader } from './header.js';
 import { renderSetup } from './setup.js';
 import { renderSignedOut, renderExpired } from './signin.js';
 import { renderSession } from './session.js';
 import { errorBanner, storageBanner, offlineBanner } from './banners.js';
 import { icon } from './widgets.js';
+import { renderSupport } from './support.js';
+import { renderAudit } from './audit.js';
 
 export function mountShell(root) {
   const appbar = h('header', { class: 'appbar', testid: 'appbar' });
@@ -46,16 +48,18 @@ export function renderShell(shell, snap) {
 
 function renderSidebar(snap) {
   const state = sessionState(snap);
+  const view = currentView();
   const item = (id, ic, label, current, soon) => h('li', {},
     h('button', {
       type: 'button', class: ['nav-item', current && 'is-current'], testid: `nav-${id}`,
       'aria-current': current ? 'page' : null, disabled: soon, title: soon ? t('nav.soon') : label,
+      onClick: soon ? null : () => showView(id),
     }, icon(ic), h('span', { class: 'nav-label', text: label }), soon ? h('span', { class: 'nav-soon', text: t('nav.soonShort') }) : null));
   return [
     h('ul', { class: 'nav-list' },
-      item('account', 'userCircle', t('nav.account'), true),
-      item('support', 'lifeBuoy', t('nav.support'), false, true),
-      item('audit', 'fileText', t('nav.audit'), false, true)),
+      item('account', 'userCircle', t('nav.account'), view === 'account'),
+      item('support', 'lifeBuoy', t('nav.support'), view === 'support'),
+      item('audit', 'fileText', t('nav.audit'), view === 'audit')),
     h('div', { class: 'sidebar-foot' },
       h('p', { class: ['status', `status-${state}`], testid: 'status-label' },
         h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
@@ -64,11 +68,29 @@ function renderSidebar(snap) {
   ];
 }
 
+/** The page the sidebar shows: `account` (default), `support` or `audit`. */
+const currentView = () => store.ui.view ?? 'account';
+
+function showView(id) {
+  if (currentView() === id) return;
+  store.ui.view = id;
+  store.ui.focusAfterRender = null;
+  const main = document.getElementById('main');
+  if (main) main.scrollTop = 0;
+  setUi({});
+  queueMicrotask(() => document.querySelector('#main h1')?.focus({ preventScroll: true }));
+}
+
 function renderMain(snap) {
   const banners = h('div', { class: 'banners' }, storageBanner(snap));
   const alert = h('div', { class: 'sticky-alert' }, errorBanner());
   if (!snap.activeProfileId) {
     return h('div', { class: 'page page-setup' }, alert, banners, renderSetup(snap));
+  }
+  const view = currentView();
+  if (view === 'support' || view === 'audit') {
+    return h('div', { class: 'page page-wide', 'data-view': view },
+      alert, banners, view === 'support' ? renderSupport(snap) : renderAudit(snap));
   }
   const profile = snap.profiles?.find((p) => p.id === snap.activeProfileId) ?? null;
   const s = snap.session;

@@ -467,6 +467,13 @@ impl AccountService {
             let st = self.state();
             (st.keyring_problem.is_some(), st.settings.file_store_opt_in)
         };
+        if !enabled {
+            // Leaving the file needs a keyring that answers; otherwise nothing changes.
+            self.with_store(self.inner.keyring.clone(), |keyring| {
+                keyring.get("probe:availability")
+            })
+            .await?;
+        }
         if enabled != already {
             let (from, to) = if enabled {
                 (self.inner.keyring.clone(), self.inner.file_store.clone())
@@ -488,14 +495,19 @@ impl AccountService {
                     .as_ref()
                     .filter(|s| s.profile_id != DEMO_PROFILE_ID && s.state != SessionState::Expired)
                 {
-                    session_token = Some((refresh_token_key(&s.profile_id), s.refresh.value.clone()));
+                    session_token =
+                        Some((refresh_token_key(&s.profile_id), s.refresh.value.clone()));
                 }
             }
             let delete_from_old = !enabled;
             self.with_store(to, move |to| {
                 let mut moved = Vec::new();
                 for key in keys {
-                    let value = if read_old { from.get(&key).ok().flatten() } else { None };
+                    let value = if read_old {
+                        from.get(&key).ok().flatten()
+                    } else {
+                        None
+                    };
                     if let Some(value) = value {
                         to.set(&key, &value)?;
                         moved.push(key);
@@ -576,11 +588,14 @@ impl AccountService {
         }
         let store = self.store_for(&profile.id);
         let key = app_secret_key(&profile.id);
-        let secret = self.with_store(store, move |store| store.get(&key)).await?.ok_or_else(|| {
-            AccountError::invalid(
-                "this profile has no appSecret stored: edit the profile and enter it",
-            )
-        })?;
+        let secret = self
+            .with_store(store, move |store| store.get(&key))
+            .await?
+            .ok_or_else(|| {
+                AccountError::invalid(
+                    "this profile has no appSecret stored: edit the profile and enter it",
+                )
+            })?;
         let mut config = geniusauth::Config::new(profile.app_code.clone(), secret)
             .with_base_url(&profile.server)?;
         if let Some(timeout) = self.inner.config.request_timeout {
@@ -591,6 +606,14 @@ impl AccountService {
             .clients
             .insert(profile.id.clone(), client.clone());
         Ok(client)
+    }
+
+    /// The active profile and a client for it (its app's credentials), for the support tools,
+    /// which act on other people's tokens with the profile's app.
+    pub async fn active_client(&self) -> Result<(Profile, Client), AccountError> {
+        let profile = self.active_profile()?;
+        let client = self.client(&profile).await?;
+        Ok((profile, client))
     }
 
     /// The server's token key, fetched once per profile; `None` when it cannot be had now.
@@ -620,7 +643,8 @@ impl AccountService {
         check_payload(payload.as_deref())?;
         self.client(&profile).await?;
         // The previous listener must be gone before its port is bound again: abort, then wait.
-        if let Some(pending) = self.state().sign_in.take() {
+        let pending = self.state().sign_in.take();
+        if let Some(pending) = pending {
             pending.task.abort();
             let _ = pending.task.await;
         }
@@ -924,7 +948,7 @@ impl AccountService {
     /// while a refresh is in flight gets that refresh's outcome.
     pub async fn refresh_access(&self) -> Result<(), AccountError> {
         let generation = self.state().refresh_generation;
-        let _gate = self.inner.refresh_gate.lock().await;
+        let gate = self.inner.refresh_gate.lock().await;
         {
             let st = self.state();
             if st.refresh_generation != generation {
@@ -942,9 +966,14 @@ impl AccountService {
             }
             Err(err) => Err(err),
         };
-        let mut st = self.state();
-        st.refresh_generation += 1;
-        st.last_refresh_error = result.as_ref().err().cloned();
+        {
+            let mut st = self.state();
+            st.refresh_generation += 1;
+            st.last_refresh_error = result.as_ref().err().cloned();
+        }
+        drop(gate);
+        // Only now: whoever sees the outcome and refreshes again gets a refresh of its own.
+        self.notify();
         result
     }
 
@@ -986,10 +1015,9 @@ impl AccountService {
     }
 
     /// What a refresh outcome means for the session: 31 ends it, a transient failure keeps it
-    /// (offline, retried with backoff), anything else is just an error.
+    /// (offline, retried with backoff), anything else is just an error. The caller notifies.
     async fn after_refresh(&self, target: &RefreshTarget, result: &Result<(), AccountError>) {
         let Err(err) = result else {
-            self.notify();
             return;
         };
         if err.is_token_invalid() {
@@ -1025,7 +1053,6 @@ impl AccountService {
                 self.schedule_refresh(delay);
             }
         }
-        self.notify();
     }
 
     /// Code 31: the refresh token is dead. The session shows as expired, nothing retries it,
@@ -1305,7 +1332,11 @@ impl AccountService {
             };
             {
                 let mut st = service.state();
-                if !st.scheduled.as_ref().is_some_and(|(current, _)| *current == id) {
+                if st
+                    .scheduled
+                    .as_ref()
+                    .is_none_or(|(current, _)| *current != id)
+                {
                     // Replaced while firing: the newer timer is in charge.
                     return;
                 }
@@ -1429,9 +1460,7 @@ impl SessionId {
 
 /// The session a call was made for, if it is still the current one.
 fn current_session<'a>(st: &'a mut State, which: &SessionId) -> Option<&'a mut Session> {
-    st.session
-        .as_mut()
-        .filter(|s| SessionId::of(s) == *which)
+    st.session.as_mut().filter(|s| SessionId::of(s) == *which)
 }
 
 struct RefreshTarget {

@@ -446,7 +446,10 @@ fn modify_payload(state: &SharedState, signed: &Signed) -> Result<Response, ApiE
             .flatten()
             .ok_or(ApiError::from(codes::TOKEN_INVALID))?;
         let app_code = claims.app_code.clone().unwrap_or_default();
-        let remaining_ms = claims.exp.saturating_mul(1000) - tokens.now_ms;
+        let remaining_ms = claims
+            .exp
+            .saturating_mul(1000)
+            .saturating_sub(tokens.now_ms);
         let unexpected = |_| ApiError::from(codes::UNEXPECTED);
         let refresh_token = tokens
             .refresh_token(claims.uid, claims.id, &app_code, payload, remaining_ms)

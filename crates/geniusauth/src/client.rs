@@ -354,3 +354,28 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The desktop app keeps one client in shared state and calls it from many tasks.
+    #[test]
+    fn client_is_clone_send_sync() {
+        fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+        assert_shareable::<Client>();
+        assert_shareable::<Error>();
+    }
+
+    #[test]
+    fn endpoint_keeps_a_path_prefix() {
+        let config = Config::new("a", "s")
+            .with_base_url("https://example.org/auth/?x=1")
+            .unwrap();
+        let client = Client::new(config).unwrap();
+        assert_eq!(
+            client.endpoint(PATH_REFRESH).as_str(),
+            "https://example.org/auth/api/v1/app/token/refresh/"
+        );
+    }
+}

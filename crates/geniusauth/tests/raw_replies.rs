@@ -516,7 +516,13 @@ async fn every_call_sends_the_documented_request() {
     let _ = client.public_user_info(&[1, 2, 30]).await;
     let _ = client.server_public_keys().await;
 
-    let expected: [(&str, &str, &[(&str, &str)]); 8] = [
+    // (method, path, own parameters as they appear on the wire)
+    type Expected = (
+        &'static str,
+        &'static str,
+        &'static [(&'static str, &'static str)],
+    );
+    let expected: [Expected; 8] = [
         (
             "POST",
             "/api/v1/public/login/verify",

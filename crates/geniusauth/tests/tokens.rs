@@ -176,7 +176,7 @@ fn only_eddsa_is_accepted() {
 }
 
 #[test]
-fn malformed_tokens_are_reported_not_panicked_on() {
+fn malformed_tokens_are_errors_not_panics() {
     let key = signing_key(7).verifying_key();
     for token in [
         "",

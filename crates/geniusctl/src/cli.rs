@@ -75,6 +75,9 @@ pub enum Command {
         /// Read tokens from a file, one per line (`-` for stdin); blank lines are skipped
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// Append one record per attempt to this JSON-lines audit log (the app's format; no token)
+        #[arg(long, value_name = "PATH")]
+        audit_log: Option<PathBuf>,
     },
     /// Check an access token with the server: {uid, payload}
     VerifyAccess { access_token: String },

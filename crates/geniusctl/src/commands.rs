@@ -48,12 +48,24 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
         Command::Revoke {
             refresh_tokens,
             file,
+            audit_log,
         } => {
             let mut tokens = refresh_tokens;
             if let Some(file) = file {
                 tokens.extend(read_token_lines(&file)?);
             }
-            revoke_all(&client(global)?, &tokens).await
+            let client = client(global)?;
+            let audit = match audit_log {
+                Some(path) => Some(
+                    support::cli::CliAudit::open(&path, &client, &global.server, &tokens)
+                        .await
+                        .map_err(|e| {
+                            Failure::Usage(format!("cannot open {}: {e}", path.display()))
+                        })?,
+                ),
+                None => None,
+            };
+            revoke_all(&client, &tokens, audit.as_ref()).await
         }
         Command::VerifyAccess { access_token } => {
             print_json(&client(global)?.verify_access_token(&access_token).await?)
@@ -130,7 +142,11 @@ struct RevokeLine {
 }
 
 /// Tries every token, reporting each on its own line; fails at the end if any failed.
-async fn revoke_all(client: &Client, tokens: &[String]) -> Result<(), Failure> {
+async fn revoke_all(
+    client: &Client,
+    tokens: &[String],
+    audit: Option<&support::cli::CliAudit>,
+) -> Result<(), Failure> {
     let mut any_failed = false;
     for token in tokens {
         let mut line = RevokeLine {
@@ -143,7 +159,11 @@ async fn revoke_all(client: &Client, tokens: &[String]) -> Result<(), Failure> {
             error: None,
             msg: None,
         };
-        if let Err(error) = client.revoke_refresh_token(token).await {
+        let result = client.revoke_refresh_token(token).await;
+        if let Some(audit) = audit {
+            audit.record(token, &result)?;
+        }
+        if let Err(error) = result {
             any_failed = true;
             line.ok = false;
             match error {

@@ -1,6 +1,15 @@
 //! How a command fails: the exit code and what goes on stderr.
 
-use serde_json::json;
+use serde::Serialize;
+
+/// stderr document for a server refusal, in this key order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServerRefusal<'a> {
+    code: i64,
+    msg: &'a str,
+    http_status: u16,
+}
 
 /// Exit codes: 1 server refusal, 2 usage or invalid input, 3 network or unreadable reply.
 pub const EXIT_SERVER: i32 = 1;
@@ -39,10 +48,17 @@ impl Failure {
                 code,
                 msg,
                 http_status,
-            } => eprintln!(
-                "{}",
-                json!({"code": code, "msg": msg, "httpStatus": http_status})
-            ),
+            } => {
+                let report = ServerRefusal {
+                    code: *code,
+                    msg,
+                    http_status: *http_status,
+                };
+                match serde_json::to_string(&report) {
+                    Ok(text) => eprintln!("{text}"),
+                    Err(_) => eprintln!("geniusctl: server refused: code {code}"),
+                }
+            }
             Failure::Usage(message) => eprintln!("geniusctl: error: {message}"),
             Failure::Network(message) => eprintln!("geniusctl: {message}"),
             Failure::Partial => {}

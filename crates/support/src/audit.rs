@@ -1,0 +1,325 @@
+//! The audit log: one JSON object per line for every revocation attempt, appended and fsync'd
+//! before the attempt is reported anywhere else. It never holds a token, only a fingerprint.
+//!
+//! ```text
+//! {"time":"2025-03-01T08:05:09.042Z","tool":"app","actor":"lin","profile":"NCUOS",
+//!  "server":"https://v.ncuos.com","appCode":"Ab3dE6g8","userId":1,"userName":"张伟",
+//!  "recordId":42,"kind":"refresh","fingerprint":"1a2b3c4d","result":"already_invalid",
+//!  "code":31,"msg":"身份令牌无效或已过期"}
+//! ```
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::parse_rfc3339;
+
+/// `result` values.
+pub const REVOKED: &str = "revoked";
+pub const ALREADY_INVALID: &str = "already_invalid";
+pub const ERROR: &str = "error";
+
+/// One revocation attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// RFC 3339, UTC.
+    pub time: String,
+    /// `app` or `geniusctl`.
+    #[serde(default)]
+    pub tool: String,
+    /// The operating-system account that did it.
+    #[serde(default)]
+    pub actor: String,
+    /// The profile (app) or `geniusctl`.
+    #[serde(default)]
+    pub profile: String,
+    #[serde(default)]
+    pub server: String,
+    /// The app the token was issued to.
+    #[serde(default)]
+    pub app_code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<u64>,
+    /// `refresh`, `access`, …
+    #[serde(default)]
+    pub kind: String,
+    /// See [`crate::fingerprint`].
+    #[serde(default)]
+    pub fingerprint: String,
+    /// [`REVOKED`], [`ALREADY_INVALID`] or [`ERROR`].
+    pub result: String,
+    /// The server's code, when it answered with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
+    /// For errors: `server`, `timeout`, `connect`, `network`, `unexpected_reply`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The server's message (as sent), or what went wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+}
+
+impl AuditEntry {
+    /// Unix milliseconds of `time`, when it parses.
+    pub fn time_ms(&self) -> Option<i64> {
+        parse_rfc3339(&self.time)
+    }
+
+    /// Every word of `query` (case-insensitive) occurs in some field. An empty query matches.
+    pub fn matches(&self, query: &str) -> bool {
+        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        if words.is_empty() {
+            return true;
+        }
+        let fields = self.search_text();
+        words.iter().all(|word| fields.contains(word.as_str()))
+    }
+
+    fn search_text(&self) -> String {
+        let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+        let code = self.code.map(|c| c.to_string()).unwrap_or_default();
+        [
+            self.time.as_str(),
+            &self.tool,
+            &self.actor,
+            &self.profile,
+            &self.server,
+            &self.app_code,
+            &number(self.user_id),
+            self.user_name.as_deref().unwrap_or(""),
+            &number(self.record_id),
+            &self
+                .record_id
+                .map(|id| format!("#{id}"))
+                .unwrap_or_default(),
+            &self.kind,
+            &self.fingerprint,
+            &self.result,
+            &code,
+            self.error.as_deref().unwrap_or(""),
+            self.msg.as_deref().unwrap_or(""),
+        ]
+        .join("\u{1f}")
+        .to_lowercase()
+    }
+}
+
+/// An append-only JSON-lines file. Appends from several tasks are serialised.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    file: Mutex<Option<File>>,
+}
+
+impl AuditLog {
+    /// A log at `path`; nothing is opened until the first append (or [`AuditLog::open`]).
+    pub fn new(path: impl Into<PathBuf>) -> AuditLog {
+        AuditLog {
+            path: path.into(),
+            file: Mutex::new(None),
+        }
+    }
+
+    /// A log at `path`, opened (and its folder created) now, so that an unwritable path fails
+    /// before any work is done.
+    pub fn open(path: impl Into<PathBuf>) -> io::Result<AuditLog> {
+        let log = AuditLog::new(path);
+        {
+            let mut slot = lock(&log.file);
+            *slot = Some(open_for_append(&log.path)?);
+        }
+        Ok(log)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one entry as one line and waits until it is on disk (fsync).
+    pub fn append(&self, entry: &AuditEntry) -> io::Result<()> {
+        let mut line = serde_json::to_vec(entry).map_err(io::Error::other)?;
+        line.push(b'\n');
+        let mut slot = lock(&self.file);
+        if slot.is_none() {
+            *slot = Some(open_for_append(&self.path)?);
+        }
+        let Some(file) = slot.as_mut() else {
+            return Err(io::Error::other("audit log not open"));
+        };
+        let written = file.write_all(&line).and_then(|()| file.sync_data());
+        if written.is_err() {
+            // Reopen next time: the file may have been moved or its disk remounted.
+            *slot = None;
+        }
+        written
+    }
+
+    /// Every entry, oldest first. See [`read_entries`].
+    pub fn read(&self) -> io::Result<AuditRead> {
+        read_entries(&self.path)
+    }
+}
+
+/// Opens for appending, creating the file (owner-only on Unix) and its folder. A last line cut
+/// off by a crash is closed with a newline first, so the next entry starts on a line of its own.
+fn open_for_append(path: &Path) -> io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).create(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    let len = file.metadata()?.len();
+    if len > 0 {
+        let mut last = [0u8; 1];
+        file.seek(SeekFrom::Start(len - 1))?;
+        file.read_exact(&mut last)?;
+        if last[0] != b'\n' {
+            file.write_all(b"\n")?;
+            file.sync_data()?;
+        }
+    }
+    Ok(file)
+}
+
+/// What [`read_entries`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuditRead {
+    /// Oldest first.
+    pub entries: Vec<AuditEntry>,
+    /// Lines that are not entries (a line cut off by a crash, edits by hand).
+    pub unreadable_lines: usize,
+}
+
+/// Reads a log; a missing file is an empty log.
+pub fn read_entries(path: &Path) -> io::Result<AuditRead> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(AuditRead::default()),
+        Err(err) => return Err(err),
+    };
+    let mut read = AuditRead::default();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match serde_json::from_str::<AuditEntry>(line) {
+            Ok(entry) => read.entries.push(entry),
+            Err(_) => read.unreadable_lines += 1,
+        }
+    }
+    Ok(read)
+}
+
+/// The entries matching `query` (see [`AuditEntry::matches`]), newest first (by `time`; the
+/// file's order among equal times: concurrent attempts may finish out of order).
+pub fn search<'a>(entries: &'a [AuditEntry], query: &str) -> Vec<&'a AuditEntry> {
+    let mut found: Vec<&AuditEntry> = entries.iter().rev().filter(|e| e.matches(query)).collect();
+    found.sort_by_key(|e| std::cmp::Reverse(e.time_ms().unwrap_or(i64::MIN)));
+    found
+}
+
+const CSV_COLUMNS: [&str; 15] = [
+    "time",
+    "tool",
+    "actor",
+    "profile",
+    "server",
+    "appCode",
+    "userId",
+    "userName",
+    "recordId",
+    "kind",
+    "fingerprint",
+    "result",
+    "code",
+    "error",
+    "msg",
+];
+
+/// CSV (RFC 4180, CRLF, UTF-8 with a BOM so spreadsheet programs read Chinese names right).
+/// Cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`) get a leading `'`.
+pub fn to_csv<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> String {
+    let mut out = String::from("\u{feff}");
+    out.push_str(&CSV_COLUMNS.join(","));
+    out.push_str("\r\n");
+    for e in entries {
+        let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+        let cells = [
+            e.time.clone(),
+            e.tool.clone(),
+            e.actor.clone(),
+            e.profile.clone(),
+            e.server.clone(),
+            e.app_code.clone(),
+            number(e.user_id),
+            e.user_name.clone().unwrap_or_default(),
+            number(e.record_id),
+            e.kind.clone(),
+            e.fingerprint.clone(),
+            e.result.clone(),
+            e.code.map(|c| c.to_string()).unwrap_or_default(),
+            e.error.clone().unwrap_or_default(),
+            e.msg.clone().unwrap_or_default(),
+        ];
+        let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+fn csv_cell(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+/// Writes `csv` to `path` and syncs it.
+pub fn write_file_synced(path: &Path, contents: &str) -> io::Result<()> {
+    let mut file = File::create(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// The operating-system account running this program, for `actor`.
+pub fn current_actor() -> String {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_default()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+}

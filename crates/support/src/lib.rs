@@ -1,0 +1,52 @@
+//! Support tools for GeniusAuth, free of Tauri: what the app's Support and Audit log views and
+//! `geniusctl revoke --audit-log` are built on.
+//!
+//! - [`parse`]: find tokens in pasted text or a text/CSV file (any separator, quotes, `Bearer `,
+//!   headers, junk), duplicates merged in first-seen order.
+//! - [`inspect`]: what a token is (refresh / access / login / not GeniusAuth), whose, which app and
+//!   login record, its times, and whether the server key signed it.
+//! - [`owners`]: owners' public profiles, looked up in batches and cached.
+//! - [`revoke`]: bulk revocation with bounded concurrency, progress, cancel and an audit entry per
+//!   attempt.
+//! - [`audit`]: the audit log (JSON lines, fsync'd per entry): append, read, search, CSV.
+//! - [`session`]: the Support view's state (rows, owners, runs) and its snapshot for the UI.
+//! - [`cli`]: auditing for `geniusctl revoke`.
+//!
+//! Token strings never leave this crate in any view, event, log or error: views carry a masked
+//! form ([`mask`]), the audit log a fingerprint ([`fingerprint`]).
+
+pub mod audit;
+pub mod cli;
+pub mod inspect;
+pub mod owners;
+pub mod parse;
+pub mod revoke;
+pub mod session;
+pub mod time;
+
+pub use audit::{AuditEntry, AuditLog};
+pub use inspect::{inspect, Inspection, SignatureCheck, TokenKind};
+pub use owners::{Owner, OwnerDirectory};
+pub use parse::{parse_tokens, ParsedTokens};
+pub use revoke::{CancelFlag, Outcome, RevokeJob};
+pub use session::{Connection, Selection, SupportError, SupportSession, SupportSnapshot};
+
+use sha2::{Digest, Sha256};
+
+/// `eyJhbG…x9Qk`: the first six and the last four characters; short strings are dotted out.
+pub fn mask(token: &str) -> String {
+    let chars: Vec<char> = token.chars().collect();
+    if chars.len() <= 12 {
+        return "•".repeat(chars.len().min(8));
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+/// The first 8 hex digits of the token's SHA-256: tells entries about the same token apart in the
+/// audit log without recording anything usable.
+pub fn fingerprint(token: &str) -> String {
+    let digest = Sha256::digest(token.trim().as_bytes());
+    hex::encode(&digest[..4])
+}

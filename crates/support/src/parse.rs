@@ -1,0 +1,138 @@
+//! Finding tokens in whatever support staff paste or open: a column copied from a spreadsheet,
+//! a CSV export, log lines, `Authorization: Bearer …` headers, JSON snippets.
+//!
+//! A token is any JWT-shaped word: three non-empty base64url parts separated by dots whose header
+//! starts with `eyJ` (`{"` encoded) and whose claims start with `ey`. Every other character is a
+//! separator, so newlines, spaces, commas, semicolons, tabs, quotes, `=` and brackets all work,
+//! and `Bearer ` prefixes, CSV headers and columns fall away by themselves. Lines that hold no
+//! token at all are counted as junk.
+
+use std::collections::HashSet;
+
+/// The tokens found in a text, in first-seen order, without duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedTokens {
+    pub tokens: Vec<String>,
+    /// Tokens seen again after their first occurrence (merged).
+    pub duplicates: usize,
+    /// Non-blank lines without any token: headers, comments, garbage, cut-off tokens.
+    pub junk_lines: usize,
+    /// Non-blank lines.
+    pub lines: usize,
+}
+
+/// Shortest string accepted as a token: a GeniusAuth token is 200+ characters, but anything
+/// shorter than a minimal JWT is certainly junk.
+const MIN_TOKEN_LEN: usize = 24;
+
+/// Finds the tokens in `text` (see the module doc). Linear in the text's length.
+pub fn parse_tokens(text: &str) -> ParsedTokens {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut out = ParsedTokens::default();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for line in text.split('\n') {
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.lines += 1;
+        let mut found = false;
+        for word in words(line) {
+            if !is_jwt_shaped(word) {
+                continue;
+            }
+            found = true;
+            if seen.insert(word) {
+                out.tokens.push(word.to_owned());
+            } else {
+                out.duplicates += 1;
+            }
+        }
+        if !found {
+            out.junk_lines += 1;
+        }
+    }
+    out
+}
+
+/// Maximal runs of base64url characters and dots, without leading or trailing dots (a sentence
+/// may end right after a token).
+fn words(line: &str) -> impl Iterator<Item = &str> {
+    line.split(|c: char| !is_token_char(c))
+        .map(|word| word.trim_matches('.'))
+        .filter(|word| !word.is_empty())
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')
+}
+
+/// Three non-empty parts, a JSON header (`eyJ`) and JSON claims (`ey`).
+pub fn is_jwt_shaped(word: &str) -> bool {
+    if word.len() < MIN_TOKEN_LEN {
+        return false;
+    }
+    let mut parts = word.split('.');
+    let (Some(header), Some(claims), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    header.starts_with("eyJ") && claims.starts_with("ey") && !signature.is_empty()
+}
+
+/// Text of a file as read from disk: UTF-8 (with or without a BOM) or UTF-16 with a BOM (what
+/// spreadsheet programs export as "Unicode text"); invalid bytes become U+FFFD, which is a
+/// separator like any other.
+pub fn decode_text(bytes: &[u8]) -> String {
+    match bytes {
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
+    let units = bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoiUmVmcmVzaCJ9.c2lnbmF0dXJl";
+
+    #[test]
+    fn shape() {
+        assert!(is_jwt_shaped(T));
+        assert!(!is_jwt_shaped(
+            "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoiUmVmcmVzaCJ9"
+        ));
+        assert!(!is_jwt_shaped(
+            "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoiUmVmcmVzaCJ9."
+        ));
+        assert!(!is_jwt_shaped("abcdefghijklmnopqrstuvwxyz.ab.cd"));
+        assert!(!is_jwt_shaped("www.example.com.cn.and.more.dots"));
+    }
+
+    #[test]
+    fn trailing_dot_and_quotes() {
+        let parsed = parse_tokens(&format!("see \"{T}\". and 'Bearer {T}'"));
+        assert_eq!(parsed.tokens, vec![T.to_owned()]);
+        assert_eq!(parsed.duplicates, 1);
+    }
+
+    #[test]
+    fn utf16_files() {
+        let mut bytes = vec![0xFF, 0xFE];
+        for unit in format!("token\r\n{T}\r\n").encode_utf16() {
+            bytes.extend_from_slice(&unit.to_le_bytes());
+        }
+        let parsed = parse_tokens(&decode_text(&bytes));
+        assert_eq!(parsed.tokens, vec![T.to_owned()]);
+        assert_eq!(parsed.junk_lines, 1);
+    }
+}

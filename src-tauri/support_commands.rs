@@ -1,0 +1,325 @@
+//! The Support and Audit log views' commands (docs/ipc.md, "Support"): thin glue around the
+//! Tauri-free `support` crate. Token strings stay in Rust: rows carry an id and a masked token.
+//! Progress and changes arrive as the `support` event.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use account::avatar::AvatarCache;
+use account::ErrorReply;
+use serde::Serialize;
+use support::session::AuditView;
+use support::{Connection, Selection, SupportError, SupportSession, SupportSnapshot};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+use tauri_plugin_dialog::{DialogExt, FilePath};
+
+use crate::AppState;
+
+/// Files larger than this are not read as token lists.
+const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+/// The audit log, in the app data dir.
+pub const AUDIT_FILE: &str = "support-audit.jsonl";
+
+type Reply<T = SupportSnapshot> = Result<T, ErrorReply>;
+
+/// Managed next to [`AppState`].
+pub struct SupportState {
+    pub session: SupportSession,
+}
+
+/// Creates the support session (audit log in the app data dir, owners' avatars through the
+/// app's avatar cache) and sends its changes to the window as the `support` event.
+pub fn init<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Error>> {
+    let paths = app.path();
+    let session = SupportSession::new(paths.app_data_dir()?.join(AUDIT_FILE));
+    let handle = app.clone();
+    session.set_listener(move |snapshot| {
+        let _ = handle.emit("support", snapshot);
+    });
+    let avatars = Arc::new(AvatarCache::new(paths.app_cache_dir()?.join("avatars")));
+    session.set_avatar_fetcher(Arc::new(move |url: String, server: String| {
+        let avatars = avatars.clone();
+        Box::pin(async move {
+            match avatars.fetch(&url, &server).await {
+                Ok(data_url) => Some(data_url),
+                Err(_) => avatars.cached(&url),
+            }
+        })
+    }));
+    app.manage(SupportState { session });
+    Ok(())
+}
+
+/// The active profile as a place to revoke at.
+async fn connection(state: &AppState) -> Reply<Connection> {
+    let (profile, client) = state
+        .service
+        .active_client()
+        .await
+        .map_err(|err| state.service.reply_for(&err))?;
+    Ok(Connection {
+        profile: profile.name,
+        server: profile.server,
+        client,
+    })
+}
+
+/// A support refusal in the UI's language.
+fn refusal(state: &AppState, err: &SupportError) -> ErrorReply {
+    let zh = state.service.snapshot().locale == "zh-CN";
+    let message = match (err, zh) {
+        (SupportError::Busy, true) => "正在注销令牌：请等待完成或先取消。".to_owned(),
+        (SupportError::Busy, false) => {
+            "Tokens are being revoked: wait for the run to finish or cancel it first.".to_owned()
+        }
+        (SupportError::NothingSelected, true) => "没有选中可以注销的令牌。".to_owned(),
+        (SupportError::NothingSelected, false) => "No revocable token is selected.".to_owned(),
+        (SupportError::NothingToRetry, true) => "没有失败的注销需要重试。".to_owned(),
+        (SupportError::NothingToRetry, false) => "No revocation failed.".to_owned(),
+        (SupportError::TooManyTokens { max }, true) => {
+            format!("一次最多处理 {max} 个令牌，请拆分列表。")
+        }
+        (SupportError::TooManyTokens { max }, false) => {
+            format!("At most {max} tokens at once: split the list.")
+        }
+        (SupportError::NoTokens, true) => "文本中没有找到令牌。".to_owned(),
+        (SupportError::NoTokens, false) => "No token was found in the text.".to_owned(),
+        (SupportError::Io(detail), _) => detail.clone(),
+    };
+    ErrorReply {
+        code: err.code().to_owned(),
+        message,
+        server_code: None,
+        server_msg: None,
+        http_status: None,
+    }
+}
+
+fn internal(message: impl Into<String>) -> ErrorReply {
+    ErrorReply {
+        code: "internal".into(),
+        message: message.into(),
+        server_code: None,
+        server_msg: None,
+        http_status: None,
+    }
+}
+
+/// Everything the Support view shows, rows and owners included.
+#[tauri::command]
+pub async fn support_state(support: State<'_, SupportState>) -> Reply {
+    Ok(support.session.snapshot())
+}
+
+/// Finds the tokens in pasted text and lists them (replacing the list unless `append`).
+#[tauri::command]
+pub async fn parse_tokens(
+    state: State<'_, AppState>,
+    support: State<'_, SupportState>,
+    text: String,
+    append: Option<bool>,
+) -> Reply {
+    let conn = connection(&state).await?;
+    support
+        .session
+        .load_text(&text, "text", append.unwrap_or(false), &conn)
+        .await
+        .map_err(|err| refusal(&state, &err))
+}
+
+/// Lets the user pick a text or CSV file, reads it here and lists its tokens; `null` when the
+/// picker was cancelled.
+#[tauri::command]
+pub async fn open_token_file<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    support: State<'_, SupportState>,
+    append: Option<bool>,
+) -> Reply<Option<SupportSnapshot>> {
+    let conn = connection(&state).await?;
+    let zh = state.service.snapshot().locale == "zh-CN";
+    let Some(path) = pick(&app, false, zh, None).await? else {
+        return Ok(None);
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let read_path = path.clone();
+    let bytes = tokio::task::spawn_blocking(move || read_limited(&read_path))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|message| ErrorReply {
+            code: "io".into(),
+            message,
+            server_code: None,
+            server_msg: None,
+            http_status: None,
+        })?;
+    let text = support::parse::decode_text(&bytes);
+    support
+        .session
+        .load_text(&text, &name, append.unwrap_or(false), &conn)
+        .await
+        .map(Some)
+        .map_err(|err| refusal(&state, &err))
+}
+
+fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} is larger than {} MiB",
+            path.display(),
+            MAX_FILE_BYTES / 1024 / 1024
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Revokes the rows `ids`, or with `all` every valid refresh token not revoked yet. Returns at
+/// once; progress arrives as `support` events.
+#[tauri::command]
+pub async fn revoke_tokens(
+    state: State<'_, AppState>,
+    support: State<'_, SupportState>,
+    ids: Option<Vec<u32>>,
+    all: Option<bool>,
+) -> Reply {
+    let conn = connection(&state).await?;
+    let selection = Selection {
+        ids: ids.unwrap_or_default(),
+        all: all.unwrap_or(false),
+    };
+    support
+        .session
+        .revoke(&selection, &conn)
+        .await
+        .map_err(|err| refusal(&state, &err))
+}
+
+/// Stops starting new revocations; those in flight finish and are logged.
+#[tauri::command]
+pub async fn cancel_revoke(support: State<'_, SupportState>) -> Reply {
+    Ok(support.session.cancel())
+}
+
+/// Revokes again the rows whose last attempt failed.
+#[tauri::command]
+pub async fn retry_failed(state: State<'_, AppState>, support: State<'_, SupportState>) -> Reply {
+    let conn = connection(&state).await?;
+    support
+        .session
+        .retry_failed(&conn)
+        .await
+        .map_err(|err| refusal(&state, &err))
+}
+
+/// Empties the list.
+#[tauri::command]
+pub async fn clear_tokens(state: State<'_, AppState>, support: State<'_, SupportState>) -> Reply {
+    support.session.clear().map_err(|err| refusal(&state, &err))
+}
+
+/// The audit log's newest entries matching `query` (every word, any field).
+#[tauri::command]
+pub async fn audit_log(
+    state: State<'_, AppState>,
+    support: State<'_, SupportState>,
+    query: Option<String>,
+) -> Reply<AuditView> {
+    let session = support.session.clone();
+    let query = query.unwrap_or_default();
+    tokio::task::spawn_blocking(move || session.audit_view(&query))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|err| refusal(&state, &err))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Exported {
+    path: String,
+    count: usize,
+}
+
+/// Asks where to save, then writes the entries matching `query` as CSV; `null` when the save
+/// dialog was cancelled.
+#[tauri::command]
+pub async fn export_audit_csv<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    support: State<'_, SupportState>,
+    query: Option<String>,
+) -> Reply<Option<Exported>> {
+    let zh = state.service.snapshot().locale == "zh-CN";
+    let Some(path) = pick(&app, true, zh, Some("genius-account-audit.csv")).await? else {
+        return Ok(None);
+    };
+    let session = support.session.clone();
+    let query = query.unwrap_or_default();
+    let target = path.clone();
+    let count = tokio::task::spawn_blocking(move || session.export_audit_csv(&query, &target))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|err| refusal(&state, &err))?;
+    Ok(Some(Exported {
+        path: path.display().to_string(),
+        count,
+    }))
+}
+
+/// The native open (or save) dialog; `None` when cancelled.
+async fn pick<R: Runtime>(
+    app: &AppHandle<R>,
+    save: bool,
+    zh: bool,
+    file_name: Option<&str>,
+) -> Reply<Option<PathBuf>> {
+    if app.try_state::<tauri_plugin_dialog::Dialog<R>>().is_none() {
+        return Err(internal("file dialogs are not available"));
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel::<Option<FilePath>>();
+    let mut dialog = app.dialog().file();
+    if let Some(window) = app.get_webview_window("main") {
+        dialog = dialog.set_parent(&window);
+    }
+    if save {
+        dialog = dialog
+            .set_title(if zh {
+                "导出审计日志"
+            } else {
+                "Export the audit log"
+            })
+            .add_filter("CSV", &["csv"]);
+        if let Some(name) = file_name {
+            dialog = dialog.set_file_name(name);
+        }
+        dialog.save_file(move |path| {
+            let _ = tx.send(path);
+        });
+    } else {
+        dialog = dialog
+            .set_title(if zh {
+                "打开令牌文件"
+            } else {
+                "Open a token file"
+            })
+            .add_filter(
+                if zh { "文本或 CSV" } else { "Text or CSV" },
+                &["txt", "csv", "tsv", "log", "json"],
+            )
+            .add_filter(if zh { "所有文件" } else { "All files" }, &["*"]);
+        dialog.pick_file(move |path| {
+            let _ = tx.send(path);
+        });
+    }
+    let Some(path) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    path.into_path()
+        .map(Some)
+        .map_err(|e| internal(format!("not a local file: {e}")))
+}

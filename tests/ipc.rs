@@ -1,0 +1,362 @@
+//! The IPC boundary, driven the way the web UI drives it: commands through Tauri's invoke
+//! machinery (the real handler, the real capability file, the real managed state) on the
+//! mock runtime, and the `state` events the app emits.
+//!
+//! What it proves: replies are snapshots or `{code, message}` rejections; no reply and no
+//! `state` event ever carries the refresh token, the app secret or any whole token (only
+//! `copy_access_token` returns the access token, by design); the UI can only call what the
+//! capability grants.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use account::secret_store::FileStore;
+use account::{AccountService, JsonSettingsFile, ServiceConfig};
+use genius_account::{app_builder, LaunchOptions};
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{Listener, Manager, WebviewWindow, WebviewWindowBuilder};
+
+struct App {
+    app: tauri::App<tauri::test::MockRuntime>,
+    webview: WebviewWindow<tauri::test::MockRuntime>,
+    events: Arc<Mutex<Vec<String>>>,
+    /// Every reply and rejection, as JSON text.
+    replies: Mutex<Vec<(String, String)>>,
+    dir: tempfile::TempDir,
+}
+
+impl App {
+    /// The app as `run()` builds it, minus the desktop-only plugins, with its settings in a
+    /// temp file and a file store standing in for the OS keyring.
+    fn start() -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().to_path_buf();
+        let mut app = app_builder(mock_builder(), LaunchOptions::default(), move |_app| {
+            let config = ServiceConfig::new(base.join("data"), base.join("cache"), "zh-CN".into());
+            let keyring = Arc::new(FileStore::new(base.join("keyring.json")));
+            Ok(AccountService::with_keyring(
+                config,
+                Box::new(JsonSettingsFile(base.join("settings.json"))),
+                keyring,
+            ))
+        })
+        .build(tauri::generate_context!(test = true))
+        .expect("the app builds on the mock runtime");
+        // The setup hook (which builds the service and manages the state) runs when the event
+        // loop starts; on the mock runtime one iteration runs it and returns.
+        #[allow(deprecated)]
+        app.run_iteration(|_, _| {});
+        let events: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = events.clone();
+        app.listen_any("state", move |event| {
+            sink.lock().unwrap().push(event.payload().to_owned());
+        });
+        // tauri.conf.json declares the "main" window; the capability is granted to it.
+        let webview = match app.get_webview_window("main") {
+            Some(w) => w,
+            None => WebviewWindowBuilder::new(&app, "main", Default::default())
+                .build()
+                .unwrap(),
+        };
+        App {
+            app,
+            webview,
+            events,
+            replies: Mutex::default(),
+            dir,
+        }
+    }
+
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let response = get_ipc_response(
+            &self.webview,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().unwrap(),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|body| body.deserialize::<Value>().unwrap());
+        let text = match &response {
+            Ok(v) | Err(v) => v.to_string(),
+        };
+        self.replies.lock().unwrap().push((cmd.to_owned(), text));
+        response
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.invoke(cmd, args)
+            .unwrap_or_else(|e| panic!("{cmd} rejected: {e}"))
+    }
+
+    /// A rejection: `{code, message}` with both strings, message non-empty. Returns the code.
+    fn rejected(&self, cmd: &str, args: Value) -> (String, Value) {
+        let err = match self.invoke(cmd, args) {
+            Ok(v) => panic!("{cmd} should have been rejected, got {v}"),
+            Err(e) => e,
+        };
+        let code = err["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no code: {err}"));
+        let message = err["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no message: {err}"));
+        assert!(!message.is_empty(), "{err}");
+        (code.to_owned(), err)
+    }
+
+    fn event_count(&self) -> usize {
+        self.events.lock().unwrap().len()
+    }
+
+    fn secrets_in_keyring_file(&self) -> BTreeSet<String> {
+        read_store(&self.dir.path().join("keyring.json"))
+    }
+}
+
+fn read_store(path: &Path) -> BTreeSet<String> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<std::collections::BTreeMap<String, String>>(&b).ok())
+        .map(|m| m.into_values().collect())
+        .unwrap_or_default()
+}
+
+/// Something shaped like a whole JWT: three dot-separated base64url parts starting `eyJ`.
+fn has_jwt(text: &str) -> bool {
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    text.match_indices("eyJ").any(|(i, _)| {
+        let run = text[i..]
+            .split(|c: char| !(is_b64(c) || c == '.'))
+            .next()
+            .unwrap_or("");
+        let parts: Vec<&str> = run.split('.').collect();
+        parts.len() >= 3 && parts.iter().take(3).all(|p| p.len() >= 8)
+    })
+}
+
+fn session_state(snapshot: &Value) -> Option<&str> {
+    snapshot["session"]["state"].as_str()
+}
+
+#[test]
+fn commands_over_ipc_never_leak_secrets_and_reject_with_code_and_message() {
+    let app = App::start();
+
+    // First run: no profile.
+    let state = app.ok("get_state", json!({}));
+    assert_eq!(state["activeProfileId"], Value::Null);
+    assert_eq!(state["locale"], "zh-CN");
+    let (code, err) = app.rejected("refresh_access", json!({}));
+    assert_eq!(code, "no_profile", "{err}");
+    let (code, err) = app.rejected("set_preferences", json!({"prefs": {"theme": "neon"}}));
+    assert_eq!(code, "invalid_input", "{err}");
+    // Arguments the command cannot take are rejected by Tauri before the command runs.
+    assert!(app.invoke("switch_profile", json!({})).is_err());
+
+    // Demo mode: the embedded emulator and its app.
+    let events_before = app.event_count();
+    let state = app.ok("start_demo", json!({}));
+    assert!(
+        app.event_count() > events_before,
+        "start_demo emitted no state event"
+    );
+    assert_eq!(state["demo"], true);
+    assert_eq!(state["activeProfileId"], "demo");
+    assert_eq!(state["storage"]["backend"], "memory");
+    let server = state["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "demo")
+        .expect("the demo profile is listed")["server"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uid = state["demoUsers"][0]["id"].as_u64().expect("demo users");
+    // The demo app's secret, from the emulator's own admin API.
+    let info: Value = tauri::async_runtime::block_on(async move {
+        reqwest::get(format!("{server}/__emulator/info"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let demo_secret = info["appSecret"].as_str().unwrap().to_owned();
+    assert_eq!(demo_secret.len(), 100);
+
+    let state = app.ok("demo_sign_in", json!({"uid": uid, "payload": "ipc"}));
+    assert_eq!(session_state(&state), Some("signed-in"));
+    assert_eq!(state["session"]["user"]["userId"], uid);
+    assert_eq!(state["session"]["refresh"]["payload"], "ipc");
+    assert_eq!(state["session"]["refresh"]["signature"], "verified");
+    let masked = state["session"]["refresh"]["masked"].as_str().unwrap();
+    assert!(masked.contains('…') && masked.len() < 20, "{masked}");
+
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = state["session"]["access"]["masked"].clone();
+    let state = app.ok("refresh_access", json!({}));
+    assert_ne!(state["session"]["access"]["masked"], before);
+    assert_eq!(state["busy"], json!([]));
+
+    let state = app.ok(
+        "edit_payload",
+        json!({"payload": "新的载荷", "newAccess": true}),
+    );
+    assert_eq!(state["session"]["refresh"]["payload"], "新的载荷");
+    assert_eq!(state["session"]["access"]["payload"], "新的载荷");
+    let (code, err) = app.rejected(
+        "edit_payload",
+        json!({"payload": "载".repeat(33), "newAccess": false}),
+    );
+    assert_eq!(code, "invalid_input", "{err}");
+    // The rejection also shows in the snapshot's error (the banner), with its time.
+    let state = app.ok("get_state", json!({}));
+    assert_eq!(state["error"]["code"], "invalid_input");
+    assert!(state["error"]["at"].as_i64().unwrap() > 0);
+    let state = app.ok("dismiss_error", json!({}));
+    assert_eq!(state["error"], Value::Null);
+
+    app.ok("verify_access", json!({}));
+    // The one reply that carries a token: the access token, for the clipboard.
+    let access = app.ok("copy_access_token", json!({}));
+    let access = access.as_str().expect("a string").to_owned();
+    assert!(has_jwt(&access));
+
+    let state = app.ok("revoke_session", json!({}));
+    assert_eq!(state["session"], Value::Null);
+    let (code, err) = app.rejected("refresh_access", json!({}));
+    assert_eq!(code, "no_session", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("登录"),
+        "zh-CN message: {err}"
+    );
+    let (code, _) = app.rejected("copy_access_token", json!({}));
+    assert_eq!(code, "no_session");
+
+    // A profile of its own, whose secrets land in the (file-backed) keyring we can read.
+    let emu = tauri::async_runtime::block_on(geniusauth_emulator::Emulator::start(
+        geniusauth_emulator::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database: geniusauth_emulator::Database::Memory,
+            seed: None,
+        },
+    ))
+    .unwrap();
+    let info = emu.info().clone();
+    let (code, err) = app.rejected(
+        "save_profile",
+        json!({"profile": {"name": "Mine", "server": "ftp://x", "appCode": info.app_code,
+                           "callback": "http://127.0.0.1:47151/callback", "appSecret": info.app_secret}}),
+    );
+    assert_eq!(code, "invalid_input", "{err}");
+    let state = app.ok(
+        "save_profile",
+        json!({"profile": {"name": "Mine", "server": info.url, "appCode": info.app_code,
+                           "callback": "http://127.0.0.1:47151/callback", "appSecret": info.app_secret}}),
+    );
+    let profile_id = state["activeProfileId"].as_str().unwrap().to_owned();
+    assert_ne!(profile_id, "demo");
+    assert_eq!(state["storage"]["backend"], "keyring");
+    let (code, _) = app.rejected("sign_in_paste", json!({"token": "not a token"}));
+    assert_eq!(code, "invalid_input");
+    let login = emu.login_token(&info.app_code, info.users[0].id).unwrap();
+    let state = app.ok("sign_in_paste", json!({"token": login}));
+    assert_eq!(session_state(&state), Some("signed-in"));
+    let mut secrets = app.secrets_in_keyring_file();
+    std::thread::sleep(Duration::from_millis(1100));
+    app.ok("refresh_access", json!({}));
+    app.ok(
+        "edit_payload",
+        json!({"payload": "desk", "newAccess": false}),
+    );
+    secrets.extend(app.secrets_in_keyring_file());
+    app.ok("reload_user", json!({}));
+    let state = app.ok("revoke_session", json!({}));
+    assert_eq!(state["session"], Value::Null);
+    // A used login token: the server's refusal, with its code and message.
+    let (code, err) = app.rejected("sign_in_paste", json!({"token": login}));
+    assert_eq!(code, "unauthorized", "{err}");
+    assert_eq!(err["serverCode"], 6, "{err}");
+    assert!(err["serverMsg"].is_string(), "{err}");
+    assert_eq!(err["httpStatus"], 401, "{err}");
+
+    // Two refresh tokens (before and after the payload edit) and the app secret were stored.
+    assert!(secrets.contains(&info.app_secret));
+    assert!(
+        secrets.iter().filter(|s| s.starts_with("eyJ")).count() >= 2,
+        "{secrets:?}"
+    );
+    secrets.insert(demo_secret);
+    secrets.insert(access.clone());
+
+    // The last event is what get_state says.
+    let last_event: Value =
+        serde_json::from_str(app.events.lock().unwrap().last().unwrap()).unwrap();
+    assert_eq!(last_event, app.ok("get_state", json!({})));
+
+    let events = app.events.lock().unwrap().clone();
+    assert!(events.len() >= 20, "only {} state events", events.len());
+    let replies = app.replies.lock().unwrap().clone();
+    for text in events.iter().chain(
+        replies
+            .iter()
+            .filter(|(cmd, _)| cmd != "copy_access_token")
+            .map(|(_, t)| t),
+    ) {
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret leaked into: {text}"
+            );
+        }
+        assert!(!has_jwt(text), "a whole token leaked into: {text}");
+    }
+    for secret in &secrets {
+        assert!(
+            !std::fs::read_to_string(app.dir.path().join("settings.json"))
+                .unwrap()
+                .contains(secret.as_str())
+        );
+    }
+}
+
+#[test]
+fn only_what_the_capability_grants_is_callable() {
+    let app = App::start();
+    // A plugin command the capability does not grant (the opener plugin is loaded).
+    let denied = app
+        .invoke(
+            "plugin:opener|open_url",
+            json!({"url": "https://example.com"}),
+        )
+        .unwrap_err();
+    assert!(denied.as_str().unwrap().contains("not allowed"), "{denied}");
+    // A command that does not exist.
+    let missing = app.invoke("read_secrets", json!({})).unwrap_err();
+    assert!(
+        missing.as_str().unwrap().contains("not allowed"),
+        "{missing}"
+    );
+    // What is granted works, from the window it is granted to only.
+    assert!(app.invoke("get_state", json!({})).is_ok());
+    let other = WebviewWindowBuilder::new(&app.app, "other", Default::default())
+        .build()
+        .unwrap();
+    let other = App {
+        webview: other,
+        ..app
+    };
+    let denied = other.invoke("get_state", json!({})).unwrap_err();
+    assert!(denied.as_str().unwrap().contains("not allowed"), "{denied}");
+}
