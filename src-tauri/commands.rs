@@ -201,7 +201,7 @@ async fn revoke_session(state: State<'_, AppState>) -> Reply {
 #[tauri::command]
 async fn forget_session(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run("revoke", service.forget_session()).await;
+    let result = service.run("forget", service.forget_session()).await;
     answer(&state, result)
 }
 

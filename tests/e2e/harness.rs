@@ -15,11 +15,11 @@ pub const WAIT: Duration = Duration::from_secs(30);
 
 /// One app at a time: it is a single-instance app, so a second copy on the same D-Bus session
 /// would hand over to the first and exit.
-static ONE_APP_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static ONE_APP_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub struct App {
     pub client: Client,
-    _turn: std::sync::MutexGuard<'static, ()>,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
     driver: Child,
     /// Passed to the app on its command line so that a test that fails can still find and end it.
     tag: String,
@@ -44,9 +44,7 @@ impl App {
         );
         // Two TLS back ends are in the dependency graph; WebDriver runs on plain HTTP anyway.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let turn = ONE_APP_AT_A_TIME
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let turn = ONE_APP_AT_A_TIME.lock().await;
         let home = tempfile::tempdir().unwrap();
         let (port, native_port) = (free_port(), free_port());
         // The app's own output (it inherits tauri-driver's stderr), for when a test fails.

@@ -26,9 +26,6 @@ pub enum AccountError {
     NoSession,
     #[error("{0}")]
     Internal(String),
-    /// The outcome of a refresh another caller started while this one waited.
-    #[error("{}", .0.message)]
-    Shared(ErrorReply),
 }
 
 impl AccountError {
@@ -50,7 +47,6 @@ impl AccountError {
             AccountError::NoProfile => "no_profile",
             AccountError::NoSession => "no_session",
             AccountError::Internal(_) => "internal",
-            AccountError::Shared(reply) => shared_code(&reply.code),
         }
     }
 
@@ -58,7 +54,6 @@ impl AccountError {
     pub fn is_transient(&self) -> bool {
         match self {
             AccountError::GeniusAuth(e) => e.is_transient(),
-            AccountError::Shared(reply) => TRANSIENT_CODES.contains(&reply.code.as_str()),
             _ => false,
         }
     }
@@ -66,15 +61,11 @@ impl AccountError {
     pub fn is_token_invalid(&self) -> bool {
         match self {
             AccountError::GeniusAuth(e) => e.is_token_invalid(),
-            AccountError::Shared(reply) => reply.code == "token_invalid",
             _ => false,
         }
     }
 
     pub fn to_reply(&self) -> ErrorReply {
-        if let AccountError::Shared(reply) = self {
-            return reply.clone();
-        }
         let (server_code, server_msg, http_status) = match self {
             AccountError::GeniusAuth(geniusauth::Error::Server {
                 code,
@@ -91,34 +82,6 @@ impl AccountError {
             http_status,
         }
     }
-}
-
-const TRANSIENT_CODES: [&str; 6] = [
-    "timeout",
-    "connect",
-    "tls",
-    "network",
-    "unexpected_reply",
-    "body_too_large",
-];
-
-/// Codes are `'static` so the enum stays cheap to match; a shared reply maps back onto them.
-fn shared_code(code: &str) -> &'static str {
-    const KNOWN: [&str; 12] = [
-        "token_invalid",
-        "unauthorized",
-        "clock_skew",
-        "server",
-        "timeout",
-        "connect",
-        "tls",
-        "network",
-        "unexpected_reply",
-        "body_too_large",
-        "invalid_input",
-        "no_session",
-    ];
-    KNOWN.into_iter().find(|k| *k == code).unwrap_or("internal")
 }
 
 fn genius_code(e: &geniusauth::Error) -> &'static str {

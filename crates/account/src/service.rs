@@ -348,6 +348,29 @@ impl AccountService {
             None => self.state().settings.new_profile_id(),
         };
         let profile = input.validate(id.clone())?;
+        // Another server or app makes the stored session meaningless: its tokens belong elsewhere.
+        let moved = self
+            .profile(&id)
+            .is_some_and(|old| old.server != profile.server || old.app_code != profile.app_code);
+        if moved {
+            if self
+                .state()
+                .session
+                .as_ref()
+                .is_some_and(|s| s.profile_id == id)
+            {
+                self.cancel_sign_in();
+                self.clear_session();
+            }
+            let store = self.store_for(&id);
+            let key = refresh_token_key(&id);
+            self.with_store(store, move |store| store.delete(&key))
+                .await?;
+            self.update_settings(|s| {
+                s.cached_users.retain(|u| u.profile_id != id);
+                Ok(())
+            })?;
+        }
         if let Some(secret) = &input.app_secret {
             let store = self.store_for(&id);
             let secret = secret.trim().to_owned();

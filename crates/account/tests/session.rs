@@ -774,3 +774,33 @@ async fn switching_to_the_file_store_and_back_moves_the_secrets() {
     again.refresh_access().await.unwrap();
     h.assert_no_secrets(&[]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pointing_a_profile_at_another_app_drops_its_session() {
+    let h = Harness::new().await;
+    h.sign_in(None).await;
+    assert!(h.stored_refresh().is_some());
+    let profile = |app_code: String, app_secret: Option<String>| ProfileInput {
+        id: Some(h.profile_id.clone()),
+        name: "Renamed".into(),
+        server: h.emu.url().to_owned(),
+        app_code,
+        callback: free_callback(),
+        app_secret,
+    };
+    // A new name keeps the session.
+    h.service
+        .save_profile(profile(h.emu.info.app_code.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(state(&h.service.snapshot()), Some(SessionState::SignedIn));
+    // Another app: the tokens belong to the old one, so they are forgotten here.
+    let (code, secret) = h.emu.second_app().await;
+    h.service
+        .save_profile(profile(code, Some(secret)))
+        .await
+        .unwrap();
+    assert!(h.service.snapshot().session.is_none());
+    assert_eq!(h.stored_refresh(), None);
+    h.assert_no_secrets(&[]);
+}
