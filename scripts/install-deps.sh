@@ -5,6 +5,7 @@ set -euo pipefail
 
 # Build: Tauri v2 on Linux (webkit2gtk 4.1 and friends). Run: Xvfb, fonts with CJK glyphs.
 # Tests: WebKitWebDriver, a Secret Service (gnome-keyring) on a private D-Bus, imagemagick.
+# Packages (scripts/package.sh, package-test.sh): rpm to read the .rpm, desktop-file-validate.
 PACKAGES=(
   build-essential pkg-config curl file
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
@@ -12,6 +13,7 @@ PACKAGES=(
   xvfb xauth imagemagick webkit2gtk-driver
   dbus dbus-x11 gnome-keyring libsecret-tools
   fonts-noto-cjk fonts-dejavu-core xdg-utils librsvg2-bin
+  rpm desktop-file-utils
 )
 
 missing=()
@@ -28,9 +30,13 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Cargo tools, from crates.io, only when absent: tauri-driver bridges WebDriver to the app's window.
-CARGO_TOOLS=(tauri-driver@2.1.0)
-for spec in "${CARGO_TOOLS[@]}"; do
-  bin=${spec%%@*}
+# Cargo tools, from crates.io, only when absent ("crate@version binary"): tauri-driver bridges
+# WebDriver to the app's window; the Tauri CLI (`cargo tauri`) builds the installers and icons.
+CARGO_TOOLS=(
+  "tauri-driver@2.1.0 tauri-driver"
+  "tauri-cli@^2 cargo-tauri"
+)
+for tool in "${CARGO_TOOLS[@]}"; do
+  read -r spec bin <<<"$tool"
   command -v "$bin" >/dev/null 2>&1 || cargo install --locked "$spec"
 done

@@ -40,6 +40,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         crate::support_commands::clear_tokens,
         crate::support_commands::audit_log,
         crate::support_commands::export_audit_csv,
+        crate::about::app_info,
+        crate::about::open_about_link,
     ]
 }
 

@@ -1,6 +1,7 @@
 //! The desktop app: thin glue between the web UI and the Tauri-free `account` crate.
 //! Commands, managed state, the `state` event, windows; no session logic lives here.
 
+mod about;
 mod commands;
 mod demo;
 mod settings_store;

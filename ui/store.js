@@ -36,6 +36,8 @@ export function changed() {
 
 export function setSnapshot(snap) {
   if (!isSnapshot(snap)) return;
+  // Events and command replies travel separately: a reply can arrive after a newer event.
+  if (store.snap && Number(snap.revision) < Number(store.snap.revision)) return;
   store.snap = snap;
   changed();
 }

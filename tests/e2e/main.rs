@@ -233,6 +233,23 @@ async fn the_demo_signs_in_a_seeded_user_in_chinese() {
         "signed in as {shown}, clicked {name}"
     );
     app.wait_text("access-expires", |t| !t.is_empty()).await;
+    // The avatar: downloaded by Rust from the emulator and shown as a decoded image.
+    let start = Instant::now();
+    let shown = "const img = document.querySelector('[data-testid=\"user-avatar\"] img'); \
+                 return !!img && img.complete && img.naturalWidth > 0;";
+    while app.client.execute(shown, vec![]).await.unwrap() != Value::Bool(true) {
+        if start.elapsed() > WAIT {
+            let html = "return document.querySelector('[data-testid=\"user-avatar\"]').outerHTML.slice(0, 300);";
+            let state = "const done = arguments[arguments.length - 1]; \
+                         window.__TAURI__.core.invoke('get_state').then(s => done(String(s.session.user.avatar).slice(0, 40)));";
+            panic!(
+                "the avatar image never showed: {:?}; the state has {:?}",
+                app.client.execute(html, vec![]).await,
+                app.client.execute_async(state, vec![]).await,
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     app.screenshot("11-demo-signed-in-zh").await;
     app.quit().await;
 }

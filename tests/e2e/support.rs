@@ -246,7 +246,7 @@ async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit
     // Slow the server down a little so the progress display can be watched.
     let fault = http
         .post(format!("{}/__emulator/faults", emulator.url()))
-        .json(&json!({"path": REFRESH_PATH, "method": "DELETE", "kind": "latency", "delayMs": 250}))
+        .json(&json!({"path": REFRESH_PATH, "method": "DELETE", "kind": "latency", "delayMs": 400}))
         .send()
         .await
         .unwrap();
@@ -285,7 +285,6 @@ async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit
             .await
             .and_then(|d| d.parse().ok())
             .unwrap_or(0);
-        eprintln!("progress {state} {done} at {:?}", start.elapsed());
         if state == "running" && done > 0 && !saw_running {
             saw_running = true;
             let count = app.text("support-progress-count").await;

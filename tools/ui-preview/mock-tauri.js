@@ -285,6 +285,14 @@
     revoke_session: () => busy('revoke', async () => { state.session = null; }),
     forget_session: () => busy('forget', async () => { state.session = null; }),
     dismiss_error: async () => { state.error = null; emit(); return snapshot(); },
+    app_info: async () => ({
+      name: 'Genius Account', version: '0.1.0', commit: 'c426492', license: 'MIT',
+      server: 'https://v.ncuos.com', repository: 'https://github.com/ncuhome/genius-account',
+    }),
+    open_about_link: async ({ link }) => {
+      if (link !== 'server' && link !== 'repository') reject(makeError('invalid_input'));
+      return null;
+    },
   };
 
   async function invoke(cmd, args = {}) {

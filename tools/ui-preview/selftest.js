@@ -143,6 +143,47 @@
     await until(() => state() === 'signed-in');
     check('paste sign-in → signed-in', state() === 'signed-in');
 
+    // Support view: paste, owners, select all, confirm, progress, results, audit log
+    tid('nav-support').click();
+    await until(() => tid('support-input'));
+    check('support view opens', tid('nav-support').getAttribute('aria-current') === 'page' && Boolean(tid('support-empty')));
+    const make = (claims) => `eyJhbGciOiJFZERTQSJ9.${btoa(JSON.stringify(claims)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')}.c2lnbmF0dXJlLW9mLXRoZS1zZXJ2ZXI${Math.random().toString(36).slice(2, 8)}`;
+    const now = Math.floor(Date.now() / 1000);
+    const sample = [1, 2, 3, 4, 5, 6].map((i) => make({ type: 'Refresh', uid: [20231001, 20230417, 20220932][i % 3], id: 500 + i, appCode: 'Ab3dE6g8', iat: now, exp: now + 86400 }));
+    const acc = make({ type: 'Access', uid: 20231001, id: 501, appCode: 'Ab3dE6g8', iat: now, exp: now + 300 });
+    type(tid('support-input'), `token,who\n"${sample.join('",\n"')}"\nBearer ${acc}\njunk line\n${sample[0]}`);
+    tid('support-parse').click();
+    await until(() => document.querySelectorAll('[data-testid="support-row"]').length === 7);
+    check('7 rows from a messy paste', document.querySelectorAll('[data-testid="support-row"]').length === 7);
+    check('summary counts duplicates and junk', /1/.test(tid('support-summary')?.textContent ?? '') && /2/.test(tid('support-summary')?.textContent ?? ''), tid('support-summary')?.textContent);
+    check('input cleared after parse', tid('support-input').value === '');
+    await until(() => [...document.querySelectorAll('[data-testid="support-owner-name"]')].every((e) => e.textContent !== '正在查询…' && e.textContent !== 'Looking up…'));
+    check('owners resolved', [...document.querySelectorAll('[data-testid="support-owner-name"]')].some((e) => e.textContent === '林晓雨'));
+    check('no full token in the page', !document.body.innerText.includes(sample[0].split('.')[2]));
+    tid('support-select-all').click();
+    await until(() => /6/.test(tid('support-revoke').textContent) && !tid('support-revoke').disabled);
+    check('select all takes the 6 refresh tokens', /6/.test(tid('support-revoke').textContent), tid('support-revoke').textContent);
+    tid('support-revoke').click();
+    const confirmBtn = await until(() => tid('support-confirm'));
+    check('confirmation names the owners', /林晓雨/.test(tid('support-confirm-dialog')?.textContent ?? '') && /6/.test(tid('support-confirm-dialog')?.textContent ?? ''));
+    confirmBtn.click();
+    await until(() => tid('support-progress')?.dataset.state === 'running');
+    check('progress shows the run', tid('support-progress')?.dataset.total === '6');
+    await until(() => tid('support-progress')?.dataset.state === 'done', 8000);
+    const results = [...document.querySelectorAll('[data-testid="support-result"]')].map((e) => e.dataset.state);
+    check('every refresh row has a result', results.filter((x) => ['revoked', 'already_invalid', 'error'].includes(x)).length === 6, results.join(','));
+    check('access row untouched', results.filter((x) => x === 'ready').length === 1, results.join(','));
+    tid('nav-audit').click();
+    await until(() => document.querySelectorAll('[data-testid="audit-row"]').length > 6);
+    check('audit log lists the attempts', document.querySelectorAll('[data-testid="audit-row"]').length >= 20, String(document.querySelectorAll('[data-testid="audit-row"]').length));
+    type(tid('audit-search'), '林晓雨');
+    await until(() => [...document.querySelectorAll('[data-testid="audit-row"]')].every((r) => r.textContent.includes('林晓雨')));
+    check('audit search filters', [...document.querySelectorAll('[data-testid="audit-row"]')].every((r) => r.textContent.includes('林晓雨')));
+    check('export enabled', !tid('audit-export').disabled);
+    tid('nav-account').click();
+    await until(() => tid('user-name'));
+    check('back to the account view', Boolean(tid('user-name')));
+
     // no inline styles anywhere
     check('no style attributes', document.querySelectorAll('[style]').length === 0, String(document.querySelectorAll('[style]').length));
     const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);

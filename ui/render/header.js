@@ -1,10 +1,11 @@
-// The app bar: brand, DEMO badge, storage warning, profile switcher, language and theme.
+// The app bar: brand, DEMO badge, storage warning, profile switcher, language, theme, About.
 
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { run, setUi, store } from '../store.js';
 import { confirmDialog } from '../dialog.js';
 import { openProfileDialog } from './profile-form.js';
+import { openAboutDialog } from './about.js';
 import { button, badge, icon, hostOf } from './widgets.js';
 
 export function renderHeader(snap) {
@@ -21,6 +22,7 @@ export function renderHeader(snap) {
     snap.activeProfileId ? profileSwitcher(snap, active) : null,
     languageSelect(snap),
     themeSwitch(snap),
+    button({ label: t('about.button'), icon: 'info', variant: 'ghost', iconOnly: true, testid: 'btn-about', onClick: () => openAboutDialog() }),
   ];
 }
 

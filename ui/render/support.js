@@ -389,7 +389,7 @@ function tableCard(st) {
         sortHead('expires', t('support.col.expires')),
         sortHead('state', t('support.col.result'))),
       rows.length
-        ? virtualBody({ items: rows, renderRow: (row, i) => rowEl(row, i, running), cls: 'st-body', attrs: { role: 'rowgroup' } })
+        ? virtualBody({ items: rows, renderRow: (row, i) => cachedRow(row, i, running), cls: 'st-body', attrs: { role: 'rowgroup' } })
         : h('p', { class: 'muted support-no-match', text: t('support.noMatch') })));
 }
 
@@ -401,13 +401,28 @@ function selectBox(testid, label, value, options, set) {
     icon('chevronDown', { cls: 'select-chev' }));
 }
 
+/**
+ * Row elements are kept while nothing they show changed, so that a progress event rebuilds only
+ * the rows it touched (and avatar images are not decoded again on every render).
+ */
+const rowCache = new WeakMap();
+function cachedRow(row, index, running) {
+  const deps = [ui.selected.has(row.id), ownerOf(row), running, getLocale(), index,
+    row.result?.refreshRowId != null ? sup.rows.get(row.result.refreshRowId) : null];
+  const hit = rowCache.get(row);
+  if (hit && hit.deps.every((d, i) => d === deps[i])) return hit.el;
+  const el = rowEl(row, index, running);
+  rowCache.set(row, { deps, el });
+  return el;
+}
+
 const KIND_TONE = { refresh: 'info', access: 'success', login: 'neutral', other: 'neutral' };
 
 function rowEl(row, index, running) {
   const owner = ownerOf(row);
   const selected = ui.selected.has(row.id);
   const check = h('input', {
-    type: 'checkbox', testid: 'support-row-select', 'data-id': String(row.id), checked: selected,
+    type: 'checkbox', testid: 'support-row-select', key: `support-row-select-${row.id}`, 'data-id': String(row.id), checked: selected,
     disabled: running && !selected, 'aria-label': t('support.selectRow', { token: row.masked }),
     onChange: (e) => {
       if (e.target.checked) ui.selected.add(row.id); else ui.selected.delete(row.id);
@@ -431,7 +446,9 @@ function rowEl(row, index, running) {
     h('span', { class: 'st-line' },
       badge(t(`support.kind.${row.kind}`), KIND_TONE[row.kind] ?? 'neutral', null, { testid: 'support-kind', 'data-kind': row.kind }),
       row.kind === 'other' ? null : sigIcon(row.signature)),
-    h('code', { class: 'st-sub st-masked', title: t('token.maskedTitle'), text: row.masked })),
+    h('button', { type: 'button', class: 'st-details-btn', key: `support-details-${row.id}`, title: t('token.maskedTitle'),
+      'aria-label': t('support.details', { token: row.masked }), onClick: () => showDetails(row.id) },
+    h('code', { class: 'st-sub st-masked', text: row.masked }))),
   h('div', { class: 'st-cell st-owner', role: 'cell', testid: 'support-owner', 'data-uid': row.userId != null ? String(row.userId) : null },
     row.userId != null
       ? [owner?.found
@@ -494,7 +511,7 @@ function resultEl(row) {
     const covered = target && isDone(target);
     parts.push(covered
       ? h('span', { class: 'st-sub tone-ok', text: t('support.coveredByRefresh') })
-      : h('button', { type: 'button', class: 'st-link', testid: 'support-revoke-refresh', 'data-id': String(r.refreshRowId),
+      : h('button', { type: 'button', class: 'st-link', testid: 'support-revoke-refresh', key: `support-revoke-refresh-${row.id}`, 'data-id': String(r.refreshRowId),
         disabled: Boolean(sup.status?.progress?.running),
         onClick: () => confirmRevoke([r.refreshRowId]), text: t('support.revokeItsRefresh') }));
   } else if (r.detail) {

@@ -80,6 +80,8 @@ function initialsOf(user) {
 }
 
 /** Avatar: the data-URL image, or initials in a coloured circle (also if the image fails). */
+const decodedAvatars = new Map();
+
 export function avatar(user, { size = 'md', testid } = {}) {
   const box = h('span', { class: ['avatar', `avatar-${size}`, colourClass(user?.userId ?? user?.id ?? user?.name)], testid });
   const initials = () => {
@@ -89,9 +91,22 @@ export function avatar(user, { size = 'md', testid } = {}) {
   const src = user?.avatar;
   if (typeof src === 'string' && src.startsWith('data:image/')) {
     box.dataset.kind = 'image';
-    const img = h('img', { src, alt: '', decoding: 'async' });
-    img.addEventListener('error', initials, { once: true });
-    box.append(img);
+    // Re-renders reuse the decoded image: a fresh <img> per render would blink while it decodes.
+    let img = decodedAvatars.get(src);
+    if (!img) {
+      img = h('img', { src, alt: '' });
+      decodedAvatars.set(src, img);
+      if (decodedAvatars.size > 16) decodedAvatars.delete(decodedAvatars.keys().next().value);
+    }
+    if (img.dataset.broken) {
+      initials();
+      return box;
+    }
+    img.onerror = () => {
+      img.dataset.broken = 'yes';
+      initials();
+    };
+    box.append(img); // moved out of the previous render's tree
   } else {
     initials();
   }

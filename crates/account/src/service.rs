@@ -86,6 +86,8 @@ struct Inner {
     state: Mutex<State>,
     /// Held while a refresh call is in flight: concurrent refreshes share one server call.
     refresh_gate: tokio::sync::Mutex<()>,
+    /// Numbers snapshots in the order they are built.
+    revision: std::sync::atomic::AtomicU64,
     listener: Mutex<Option<Listener>>,
     /// The sleep detector runs once per service, however often `start` is called.
     wake_detector: AtomicBool,
@@ -163,6 +165,7 @@ impl AccountService {
                 ..State::default()
             }),
             refresh_gate: tokio::sync::Mutex::new(()),
+            revision: std::sync::atomic::AtomicU64::new(0),
             listener: Mutex::new(None),
             wake_detector: AtomicBool::new(false),
         };
@@ -236,6 +239,11 @@ impl AccountService {
             offline: s.offline.clone(),
         });
         Snapshot {
+            revision: self
+                .inner
+                .revision
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1,
             locale: self.locale_of(settings),
             locale_preference: settings.locale.clone(),
             theme: settings.theme.clone(),
@@ -872,7 +880,12 @@ impl AccountService {
             let Some(service) = upgrade(&weak) else {
                 return;
             };
-            if let Ok(data) = service.inner.avatars.fetch(&url, &server).await {
+            let fetched = service.inner.avatars.fetch(&url, &server).await;
+            if let Err(err) = &fetched {
+                // Not worth a banner (initials stand in), but worth a line for whoever debugs it.
+                eprintln!("genius-account: {err}");
+            }
+            if let Ok(data) = fetched {
                 if let Some(session) = service
                     .state()
                     .session

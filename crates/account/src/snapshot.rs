@@ -10,6 +10,9 @@ use crate::secret_store::Backend;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
+    /// Grows with every snapshot built: the UI keeps the newest it has seen, since a command's
+    /// reply may reach it after a later `state` event.
+    pub revision: u64,
     pub locale: String,
     pub locale_preference: String,
     pub theme: String,

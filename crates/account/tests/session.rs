@@ -804,3 +804,21 @@ async fn pointing_a_profile_at_another_app_drops_its_session() {
     assert_eq!(h.stored_refresh(), None);
     h.assert_no_secrets(&[]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_avatar_is_downloaded_and_shown_as_a_data_url() {
+    let h = Harness::new().await;
+    h.sign_in(None).await;
+    let snapshot = h
+        .recorder
+        .wait_for("the avatar", Duration::from_secs(10), |s| {
+            s.session.as_ref().is_some_and(|s| s.user.avatar.is_some())
+        })
+        .await;
+    let avatar = snapshot.session.unwrap().user.avatar.unwrap();
+    assert!(
+        avatar.starts_with("data:image/png;base64,"),
+        "{}",
+        &avatar[..40.min(avatar.len())]
+    );
+}

@@ -641,13 +641,14 @@ impl SupportSession {
     }
 
     /// Makes `conn` the connection the rows are checked against: on a change, fetches its key,
-    /// re-checks every row's signature and forgets owners of the other server.
-    async fn use_connection(&self, conn: &Connection) {
+    /// re-checks every row's signature and forgets owners of the other server. Returns whether
+    /// the connection changed.
+    async fn use_connection(&self, conn: &Connection) -> bool {
         let conn_key = conn.key();
         {
             let st = self.state();
             if st.conn_key.as_deref() == Some(conn_key.as_str()) && st.key.is_some() {
-                return;
+                return false;
             }
         }
         let key = conn
@@ -691,6 +692,7 @@ impl SupportSession {
         if any || changed {
             st.dirty_full = true;
         }
+        changed
     }
 
     // ---- owners -------------------------------------------------------------------------
@@ -826,7 +828,10 @@ impl SupportSession {
         if self.state().running() {
             return Err(SupportError::Busy);
         }
-        self.use_connection(conn).await;
+        if self.use_connection(conn).await {
+            // Owners of the rows held are looked up again, on the new server.
+            self.spawn_owner_lookup(conn.clone());
+        }
         let jobs = {
             let mut st = self.state();
             if st.running() {

@@ -1,0 +1,55 @@
+// The About dialog: version, build commit, licence, and the server and project links
+// (`app_info`). Links are text: the web view never navigates; "Open" asks Rust to hand the
+// URL to the system browser (`open_about_link`), and the text stays selectable.
+
+import { h } from '../dom.js';
+import { t } from '../i18n.js';
+import { invoke } from '../ipc.js';
+import { openModal } from '../dialog.js';
+import { button } from './widgets.js';
+
+export function openAboutDialog() {
+  return openModal({
+    title: t('about.title'),
+    testid: 'dialog-about',
+    icon: 'info',
+    build(ctx) {
+      const facts = h('dl', { class: 'kv about-facts', testid: 'about-facts' },
+        h('dt', { text: t('about.version') }), h('dd', { class: 'muted', text: t('about.loading') }));
+      const head = h('div', { class: 'about-head' },
+        h('img', { class: 'about-logo', src: 'assets/logo.svg', alt: '', width: '48', height: '48' }),
+        h('div', {},
+          h('p', { class: 'about-name', text: t('app.name') }),
+          h('p', { class: 'about-tagline', text: t('about.tagline') })));
+      invoke('app_info').then(
+        (info) => facts.replaceChildren(...rows(info, ctx)),
+        (err) => ctx.setError(err?.message ?? t('about.unavailable')),
+      );
+      const close = button({ label: t('common.close'), variant: 'secondary', testid: 'btn-about-close', extra: { 'data-autofocus': '' }, onClick: () => ctx.close() });
+      return { body: [head, facts], actions: [close] };
+    },
+  });
+}
+
+function rows(info, ctx) {
+  const link = (which, url) => h('span', { class: 'about-link' },
+    h('span', { class: 'mono about-url', testid: `about-${which}`, text: url }),
+    button({
+      label: t('about.openLink', { url }), icon: 'external', variant: 'ghost', size: 'sm', iconOnly: true, testid: `btn-about-open-${which}`,
+      onClick: async () => {
+        ctx.setError(null);
+        try {
+          await invoke('open_about_link', { link: which });
+        } catch (err) {
+          ctx.setError(err?.message ?? t('error.generic'));
+        }
+      },
+    }));
+  return [
+    h('dt', { text: t('about.version') }), h('dd', { class: 'mono', testid: 'about-version', text: info.version }),
+    h('dt', { text: t('about.commit') }), h('dd', { class: 'mono', testid: 'about-commit', text: info.commit }),
+    h('dt', { text: t('about.license') }), h('dd', { testid: 'about-license', text: info.license }),
+    h('dt', { text: t('about.server') }), h('dd', {}, link('server', info.server)),
+    h('dt', { text: t('about.repository') }), h('dd', {}, link('repository', info.repository)),
+  ];
+}
