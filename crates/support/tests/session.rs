@@ -421,3 +421,104 @@ async fn errors_are_kept_and_retried() {
     assert_eq!(view.total, 13);
     assert_eq!(session.audit_view("error 502").unwrap().matched, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_profile_rechecks_the_rows_and_looks_owners_up_again() {
+    let server = Server::start().await;
+    let tokens = server.refresh_tokens(4, &server.user_ids()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let session = SupportSession::new(dir.path().join("audit.jsonl"));
+    session
+        .load_text(&tokens.join("\n"), "text", false, &connection(&server))
+        .await
+        .unwrap();
+    wait_for("owners", || !session.snapshot().owners_pending).await;
+    assert_eq!(server.count(USERS_ROUTE).await, 1);
+
+    // Another app of the same server: any app may revoke any refresh token.
+    let other = server
+        .admin_post(
+            "/__emulator/apps",
+            json!({"name": "Support desk", "callback": "http://127.0.0.1:47199/callback"}),
+        )
+        .await;
+    let config = geniusauth::Config::new(
+        other["appCode"].as_str().unwrap(),
+        other["appSecret"].as_str().unwrap(),
+    )
+    .with_base_url(&server.url())
+    .unwrap();
+    let conn = Connection {
+        profile: "Support desk".into(),
+        server: server.url(),
+        client: geniusauth::Client::new(config).unwrap(),
+    };
+    session.revoke(&Selection::all(), &conn).await.unwrap();
+    session.wait_idle().await;
+    wait_for("owners again", || !session.snapshot().owners_pending).await;
+    let snapshot = session.snapshot();
+    assert_eq!(snapshot.profile.unwrap().name, "Support desk");
+    assert!(snapshot.rows.iter().all(|r| r.state == RowState::Revoked));
+    assert_eq!(snapshot.owners.len(), 4);
+    assert!(server.count(USERS_ROUTE).await >= 2);
+    let view = session.audit_view("").unwrap();
+    assert!(view
+        .entries
+        .iter()
+        .all(|e| e.entry.profile == "Support desk"));
+    assert!(view.entries.iter().all(|e| e.entry.user_name.is_some()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_forged_tokens_are_listed_quickly_and_never_revoked_by_all() {
+    let server = Server::start().await;
+    let conn = connection(&server);
+    let uids = server.user_ids();
+    // GeniusAuth-looking claims, signed by nobody.
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"EdDSA","typ":"JWT"}"#);
+    let tokens: Vec<String> = (0..10_000)
+        .map(|i| {
+            let claims = format!(
+                r#"{{"type":"Refresh","uid":{},"oid":1,"id":{},"appCode":"{}","iat":1700000000,"exp":4102444800}}"#,
+                uids[i % uids.len()],
+                i + 1,
+                server.app_code
+            );
+            let signature = URL_SAFE_NO_PAD.encode([i as u8; 64]);
+            format!("{header}.{}.{signature}{i}", URL_SAFE_NO_PAD.encode(claims))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let session = SupportSession::new(dir.path().join("audit.jsonl"));
+    let events = Events::default();
+    events.attach(&session);
+    let start = Instant::now();
+    let status = session
+        .load_text(&tokens.join("\n"), "text", false, &conn)
+        .await
+        .unwrap();
+    let took = start.elapsed();
+    assert_eq!(status.row_count, 10_000);
+    assert!(
+        took < Duration::from_secs(15),
+        "listing 10,000 tokens took {took:?}"
+    );
+    let snapshot = session.snapshot();
+    assert!(snapshot
+        .rows
+        .iter()
+        .all(|r| r.kind == TokenKind::Refresh && r.signature == support::SignatureCheck::Failed));
+    // One full event with every row, then owners in one batch (six users).
+    assert!(events
+        .all()
+        .iter()
+        .any(|e| e.full && e.rows.len() == 10_000));
+    wait_for("owners", || !session.snapshot().owners_pending).await;
+    assert_eq!(server.count(USERS_ROUTE).await, 1);
+    // "All valid refresh tokens" leaves forged ones out.
+    assert_eq!(
+        session.revoke(&Selection::all(), &conn).await.unwrap_err(),
+        SupportError::NothingSelected
+    );
+    assert_eq!(server.count(common::DELETE_ROUTE).await, 0);
+}
