@@ -132,11 +132,19 @@ impl AuditLog {
     /// before any work is done.
     pub fn open(path: impl Into<PathBuf>) -> io::Result<AuditLog> {
         let log = AuditLog::new(path);
-        {
-            let mut slot = lock(&log.file);
-            *slot = Some(open_for_append(&log.path)?);
-        }
+        log.ensure_open()?;
         Ok(log)
+    }
+
+    /// Opens the file for appending unless it is open already, creating it (and its folder) if
+    /// need be. Called before the first revocation request of a run: a log that cannot be
+    /// opened for writing stops the run before anything is revoked without a record.
+    pub fn ensure_open(&self) -> io::Result<()> {
+        let mut slot = lock(&self.file);
+        if slot.is_none() {
+            *slot = Some(open_for_append(&self.path)?);
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -168,20 +176,30 @@ impl AuditLog {
     }
 }
 
-/// Opens for appending, creating the file (owner-only on Unix) and its folder. A last line cut
-/// off by a crash is closed with a newline first, so the next entry starts on a line of its own.
+/// Opens for appending, creating the file (owner-only on Unix) and its folder. A new file's
+/// folder is fsync'd, so that the file itself survives a crash, not only its entries. A last
+/// line cut off by a crash is closed with a newline first, so the next entry starts on a line of
+/// its own.
 fn open_for_append(path: &Path) -> io::Result<File> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
         std::fs::create_dir_all(dir)?;
     }
     let mut options = OpenOptions::new();
-    options.read(true).append(true).create(true);
+    options.read(true).append(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
+    let mut file = match options.clone().create_new(true).open(path) {
+        Ok(file) => {
+            sync_dir(dir.unwrap_or(Path::new(".")))?;
+            file
+        }
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => options.open(path)?,
+        Err(err) => return Err(err),
+    };
     let len = file.metadata()?.len();
     if len > 0 {
         let mut last = [0u8; 1];
@@ -193,6 +211,18 @@ fn open_for_append(path: &Path) -> io::Result<File> {
         }
     }
     Ok(file)
+}
+
+/// Makes a new directory entry durable. Only Unix can open a directory for fsync; elsewhere
+/// the file's own sync is all there is.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// What [`read_entries`] found.

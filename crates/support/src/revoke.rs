@@ -238,8 +238,9 @@ pub struct Audit {
     pub context: AuditContext,
 }
 
-/// Revokes every job's token, `concurrency` at a time (at least 1). With `audit`, each attempt
-/// is appended and fsync'd before its `Finished` event; if that fails the run is cancelled.
+/// Revokes every job's token, `concurrency` at a time (at least 1). With `audit`, the log is
+/// opened (created) before the first request, and nothing is sent if that fails; each attempt
+/// is appended and fsync'd before its `Finished` event; if an append fails the run is cancelled.
 pub async fn revoke_all(
     client: &Client,
     jobs: &[RevokeJob],
@@ -248,6 +249,15 @@ pub async fn revoke_all(
     audit: Option<&Audit>,
     on_event: &(dyn Fn(Event) + Send + Sync),
 ) -> RevokeReport {
+    if let Some(audit) = audit {
+        if let Err(err) = open_log(&audit.log).await {
+            return RevokeReport {
+                outcomes: jobs.iter().map(|j| (j.id, Outcome::Cancelled)).collect(),
+                attempts: 0,
+                audit_error: Some(err),
+            };
+        }
+    }
     let total = jobs.len();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -305,6 +315,22 @@ pub async fn revoke_all(
         attempts,
         audit_error,
     }
+}
+
+/// Opens (creates) the log off the async threads; the error says which file and why.
+pub async fn open_log(log: &Arc<AuditLog>) -> Result<(), String> {
+    let opened = {
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || log.ensure_open())
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+    };
+    opened.map_err(|err| {
+        format!(
+            "could not open the audit log {} for writing: {err}",
+            log.path().display()
+        )
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

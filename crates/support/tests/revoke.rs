@@ -371,14 +371,49 @@ async fn cancel_stops_new_requests_and_leaves_a_consistent_log() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unwritable_audit_log_stops_the_run() {
+async fn an_audit_log_that_cannot_be_opened_stops_the_run_before_any_request() {
     let server = Server::start().await;
     let tokens = server.refresh_tokens(8, &server.user_ids()).await;
+    let before = server.count(DELETE_ROUTE).await;
     let dir = tempfile::tempdir().unwrap();
-    // The log's folder is a file: every append fails.
+    // The log's folder is a file: the log cannot be created.
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "x").unwrap();
-    let audit = audit(&blocker.join("audit.jsonl"));
+    let log_path = blocker.join("audit.jsonl");
+    let audit = audit(&log_path);
+    let recorder = Recorder::default();
+    let report = revoke_all(
+        &server.client,
+        &jobs(&tokens),
+        1,
+        &CancelFlag::new(),
+        Some(&audit),
+        &|e| recorder.on_event(e),
+    )
+    .await;
+    let error = report.audit_error.expect("the run reports the log");
+    assert!(error.contains(&log_path.display().to_string()), "{error}");
+    assert_eq!(report.attempts, 0, "no request without a log to record it");
+    assert_eq!(server.count(DELETE_ROUTE).await, before);
+    assert!(recorder.events.lock().unwrap().is_empty());
+    assert!(report
+        .outcomes
+        .iter()
+        .all(|(_, o)| *o == Outcome::Cancelled));
+    for token in &tokens {
+        assert!(server.is_valid(token).await);
+    }
+}
+
+/// A log that opens but then refuses a write (a full disk: /dev/full) stops the run after the
+/// attempt it could not record; no further request is sent.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_fails_mid_run_stops_new_requests() {
+    let server = Server::start().await;
+    let tokens = server.refresh_tokens(8, &server.user_ids()).await;
+    let before = server.count(DELETE_ROUTE).await;
+    let audit = audit(std::path::Path::new("/dev/full"));
     let report = revoke_all(
         &server.client,
         &jobs(&tokens),
@@ -388,14 +423,42 @@ async fn an_unwritable_audit_log_stops_the_run() {
         &|_| {},
     )
     .await;
-    assert!(report.audit_error.is_some());
-    assert_eq!(report.attempts, 1, "no new request after the log failed");
-    assert_eq!(
-        report
-            .outcomes
-            .iter()
-            .filter(|(_, o)| *o == Outcome::Cancelled)
-            .count(),
-        7
-    );
+    let error = report.audit_error.expect("the failed write is reported");
+    assert!(error.contains("/dev/full"), "{error}");
+    assert_eq!(report.attempts, 1);
+    assert_eq!(server.count(DELETE_ROUTE).await - before, 1);
+    let cancelled = report
+        .outcomes
+        .iter()
+        .filter(|(_, o)| *o == Outcome::Cancelled)
+        .count();
+    assert_eq!(cancelled, 7);
+}
+
+#[test]
+fn opening_a_log_creates_it_owner_only_before_any_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/folder/audit.jsonl");
+    let log = AuditLog::new(&path);
+    assert!(!path.exists(), "nothing is created until needed");
+    log.ensure_open().unwrap();
+    assert!(path.exists());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Opening again (another session) appends to the same file.
+    log.ensure_open().unwrap();
+    let again = AuditLog::open(&path).unwrap();
+    again
+        .append(&support::revoke::audit_entry(
+            &AuditContext::default(),
+            &Subject::default(),
+            &Outcome::Revoked,
+        ))
+        .unwrap();
+    assert_eq!(read_entries(&path).unwrap().entries.len(), 1);
 }
