@@ -8,6 +8,8 @@
 //! token at all are counted as junk.
 
 use std::collections::HashSet;
+use std::io::{self, Read};
+use std::path::Path;
 
 /// The tokens found in a text, in first-seen order, without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -90,6 +92,65 @@ pub fn decode_text(bytes: &[u8]) -> String {
         [0xEF, 0xBB, 0xBF, rest @ ..] => String::from_utf8_lossy(rest).into_owned(),
         _ => String::from_utf8_lossy(bytes).into_owned(),
     }
+}
+
+/// Token files larger than this are refused: 10,000 tokens with a few other CSV columns are
+/// about 5 MiB, and the whole file is held in memory while it is searched.
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Why a token file could not be read. The messages name the file, never its contents.
+#[derive(Debug)]
+pub enum FileError {
+    /// Larger than [`MAX_FILE_BYTES`] (`size` as far as it was read).
+    TooLarge {
+        size: u64,
+        max: u64,
+    },
+    /// A folder or a device, not a file.
+    NotAFile,
+    Io(io::Error),
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileError::TooLarge { max, .. } => {
+                write!(f, "the file is larger than {} MiB", max / 1024 / 1024)
+            }
+            FileError::NotAFile => f.write_str("not a regular file"),
+            FileError::Io(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// Reads a text or CSV file of tokens as text (see [`decode_text`]). Refuses anything larger
+/// than [`MAX_FILE_BYTES`], checking the size before reading and again while reading (the file
+/// may grow in between).
+pub fn read_token_file(path: &Path) -> Result<String, FileError> {
+    let file = std::fs::File::open(path).map_err(FileError::Io)?;
+    let meta = file.metadata().map_err(FileError::Io)?;
+    if !meta.is_file() {
+        return Err(FileError::NotAFile);
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(FileError::TooLarge {
+            size: meta.len(),
+            max: MAX_FILE_BYTES,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(FileError::Io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(FileError::TooLarge {
+            size: bytes.len() as u64,
+            max: MAX_FILE_BYTES,
+        });
+    }
+    Ok(decode_text(&bytes))
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {

@@ -3,14 +3,19 @@
 //!
 //! Token strings stay in here. Views carry a row id and a masked form; commands name rows by id.
 //!
-//! Changes reach the listener as [`SupportSnapshot`]s: a full one whenever the set of rows
-//! changes, otherwise partial ones holding only the rows and owners that changed since the last
-//! event, at most one per [`FLUSH_EVERY`]. Every snapshot carries a `version`; a snapshot older
-//! than the newest one applied is stale.
+//! Changes reach the listener as partial [`SupportSnapshot`]s holding only the rows and owners
+//! that changed since the last event, at most one per [`FLUSH_EVERY`] while a run goes: a run's
+//! progress costs a few rows per event, however long the list. Events never carry the whole
+//! list (10,000 rows are megabytes of JSON, which an event would push through the web view's
+//! script evaluation): when the set of rows changes (a paste, a file, clear, another profile)
+//! the event carries a new `rows_epoch` and no rows, and the listener fetches the full snapshot
+//! ([`SupportSession::snapshot`], the `support_state` command). Every snapshot carries a
+//! `version`; one older than the newest applied is stale, and the partial events that arrive
+//! while the full snapshot is on its way apply on top of it if they are newer.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -22,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit::{self, AuditEntry, AuditLog};
 use crate::inspect::{inspect, Inspection, SignatureCheck, TokenKind};
 use crate::owners::{Owner, OwnerDirectory};
-use crate::parse::parse_tokens;
+use crate::parse::{parse_tokens, read_token_file, FileError};
 use crate::revoke::{
     revoke_all, Audit, AuditContext, CancelFlag, Event, Outcome, RevokeJob, Subject,
     DEFAULT_CONCURRENCY,
@@ -36,8 +41,10 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 pub const MAX_ROWS: usize = 20_000;
 /// Audit entries one `audit_view` returns at most (the newest).
 pub const AUDIT_VIEW_LIMIT: usize = 2_000;
-/// Owners whose avatars are fetched after a paste.
-const MAX_AVATARS: usize = 200;
+/// Owners whose avatars are fetched after a paste (those with the most tokens first): each is
+/// a download and a few kilobytes in every full snapshot. The others keep `avatar: None`, which
+/// the UI shows as the owner's initials on a coloured disc.
+pub const MAX_AVATARS: usize = 200;
 
 /// Where revocations go: the active profile's server, as its app.
 #[derive(Clone)]
@@ -94,6 +101,13 @@ pub enum SupportError {
         max: usize,
     },
     NoTokens,
+    /// The audit log cannot be opened for writing: nothing was sent.
+    AuditLog(String),
+    /// The token file `name` is larger than `max` bytes.
+    FileTooLarge {
+        name: String,
+        max: u64,
+    },
     Io(String),
 }
 
@@ -107,6 +121,12 @@ impl std::fmt::Display for SupportError {
                 write!(f, "more than {max} tokens at once; split the list")
             }
             SupportError::NoTokens => f.write_str("no token was found in the text"),
+            SupportError::FileTooLarge { name, max } => {
+                write!(f, "{name} is larger than {} MiB", max / 1024 / 1024)
+            }
+            SupportError::AuditLog(message) => {
+                write!(f, "{message}; nothing was revoked")
+            }
             SupportError::Io(message) => f.write_str(message),
         }
     }
@@ -123,6 +143,8 @@ impl SupportError {
             SupportError::NothingToRetry => "nothing_to_retry",
             SupportError::TooManyTokens { .. } => "too_many_tokens",
             SupportError::NoTokens => "no_tokens",
+            SupportError::AuditLog(_) => "audit_log",
+            SupportError::FileTooLarge { .. } => "file_too_large",
             SupportError::Io(_) => "io",
         }
     }
@@ -175,26 +197,36 @@ pub struct RowResult {
     pub at: i64,
 }
 
-/// One token as the UI sees it.
+/// One token as the UI sees it. Absent values are left out of the JSON (not `null`): a full
+/// snapshot holds up to [`MAX_ROWS`] of these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RowView {
     pub id: u32,
     pub masked: String,
     pub kind: TokenKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub app_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
     /// Unix ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_at: Option<i64>,
     /// Unix ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub expired: bool,
     pub signature: SignatureCheck,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
     pub fingerprint: String,
     pub state: RowState,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<RowResult>,
 }
 
@@ -258,6 +290,9 @@ pub struct ProfileView {
 #[serde(rename_all = "camelCase")]
 pub struct SupportSnapshot {
     pub version: u64,
+    /// Changes whenever the set of rows is replaced or re-inspected; rows of another epoch are
+    /// out of date and a full snapshot has to be fetched.
+    pub rows_epoch: u64,
     /// `rows` and `owners` are complete; otherwise they hold only what changed.
     pub full: bool,
     pub rows: Vec<RowView>,
@@ -360,6 +395,7 @@ struct State {
     cancel: Option<CancelFlag>,
     audit_error: Option<String>,
     version: u64,
+    rows_epoch: u64,
     dirty_rows: BTreeSet<u32>,
     dirty_owners: BTreeSet<u64>,
     dirty_full: bool,
@@ -371,6 +407,13 @@ impl State {
     fn touch(&mut self) {
         self.version += 1;
         self.dirty_any = true;
+    }
+
+    /// The set of rows changed: listeners refetch everything.
+    fn touch_all(&mut self) {
+        self.touch();
+        self.rows_epoch += 1;
+        self.dirty_full = true;
     }
 
     fn touch_row(&mut self, id: u32) {
@@ -405,6 +448,7 @@ impl State {
     ) -> SupportSnapshot {
         SupportSnapshot {
             version: self.version,
+            rows_epoch: self.rows_epoch,
             full,
             rows,
             owners,
@@ -613,12 +657,40 @@ impl SupportSession {
                 st.progress = Progress::default();
                 st.audit_error = None;
             }
-            st.touch();
-            st.dirty_full = true;
+            st.touch_all();
         }
         self.spawn_owner_lookup(conn.clone());
         self.flush();
         Ok(self.status())
+    }
+
+    /// Reads a text or CSV file (see [`crate::parse::read_token_file`]) and lists its tokens as
+    /// [`SupportSession::load_text`] does, with the file's name as the source.
+    pub async fn load_file(
+        &self,
+        path: &Path,
+        append: bool,
+        conn: &Connection,
+    ) -> Result<SupportSnapshot, SupportError> {
+        if self.state().running() {
+            return Err(SupportError::Busy);
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let read_path = path.to_owned();
+        let text = tokio::task::spawn_blocking(move || read_token_file(&read_path))
+            .await
+            .map_err(|e| SupportError::Io(e.to_string()))?
+            .map_err(|err| match err {
+                FileError::TooLarge { max, .. } => SupportError::FileTooLarge {
+                    name: name.clone(),
+                    max,
+                },
+                other => SupportError::Io(format!("could not read {name}: {other}")),
+            })?;
+        self.load_text(&text, &name, append, conn).await
     }
 
     /// Empties the list.
@@ -633,8 +705,7 @@ impl SupportSession {
             st.parse = None;
             st.progress = Progress::default();
             st.audit_error = None;
-            st.touch();
-            st.dirty_full = true;
+            st.touch_all();
         }
         self.flush();
         Ok(self.status())
@@ -688,9 +759,10 @@ impl SupportSession {
             row.inspection = inspect(&row.token, key.as_ref(), now);
             any = true;
         }
-        st.touch();
         if any || changed {
-            st.dirty_full = true;
+            st.touch_all();
+        } else {
+            st.touch();
         }
         changed
     }
@@ -789,11 +861,28 @@ impl SupportSession {
         let Some(fetcher) = lock(&self.inner.avatars).clone() else {
             return;
         };
-        let wanted: Vec<(u64, String)> = ids
+        // The owners of the most tokens first, and no more than MAX_AVATARS owners in all.
+        let (tokens_of, have) = {
+            let st = self.state();
+            let mut tokens_of: HashMap<u64, usize> = HashMap::new();
+            for uid in st.rows.iter().filter_map(|r| r.inspection.user_id) {
+                *tokens_of.entry(uid).or_default() += 1;
+            }
+            let have = st.owners.values().filter(|o| o.avatar.is_some()).count();
+            (tokens_of, have)
+        };
+        let mut ranked: Vec<u64> = ids.to_vec();
+        ranked.sort_by_key(|id| {
+            (
+                std::cmp::Reverse(tokens_of.get(id).copied().unwrap_or(0)),
+                *id,
+            )
+        });
+        let wanted: Vec<(u64, String)> = ranked
             .iter()
             .filter_map(|id| directory.get(*id))
             .filter(|o| o.found && !o.avatar_url.is_empty())
-            .take(MAX_AVATARS)
+            .take(MAX_AVATARS.saturating_sub(have))
             .map(|o| (o.id, o.avatar_url))
             .collect();
         for (id, url) in wanted {
@@ -832,32 +921,28 @@ impl SupportSession {
             // Owners of the rows held are looked up again, on the new server.
             self.spawn_owner_lookup(conn.clone());
         }
+        let wants_refresh = {
+            let st = self.state();
+            let ids = selected_ids(&st, selection);
+            if ids.is_empty() {
+                return Err(SupportError::NothingSelected);
+            }
+            ids.iter().any(|id| {
+                st.index.get(id).map(|i| st.rows[*i].inspection.kind) == Some(TokenKind::Refresh)
+            })
+        };
+        // No request without a place to record it: the log is opened (created) first.
+        if wants_refresh {
+            crate::revoke::open_log(&self.inner.audit)
+                .await
+                .map_err(SupportError::AuditLog)?;
+        }
         let jobs = {
             let mut st = self.state();
             if st.running() {
                 return Err(SupportError::Busy);
             }
-            let ids: Vec<u32> = if selection.all {
-                st.rows
-                    .iter()
-                    .filter(|r| {
-                        r.inspection.is_valid_refresh()
-                            && matches!(
-                                r.state,
-                                RowState::Ready | RowState::Error | RowState::Cancelled
-                            )
-                    })
-                    .map(|r| r.id)
-                    .collect()
-            } else {
-                let mut seen = HashSet::new();
-                selection
-                    .ids
-                    .iter()
-                    .copied()
-                    .filter(|id| st.index.contains_key(id) && seen.insert(*id))
-                    .collect()
-            };
+            let ids = selected_ids(&st, selection);
             if ids.is_empty() {
                 return Err(SupportError::NothingSelected);
             }
@@ -1144,7 +1229,8 @@ impl SupportSession {
                 return;
             }
             let snapshot = if st.dirty_full {
-                st.full_snapshot(&self.audit_path())
+                // A new epoch: the listener fetches the rows (see the module doc).
+                st.snapshot(false, Vec::new(), BTreeMap::new(), &self.audit_path())
             } else {
                 let rows = st
                     .dirty_rows
@@ -1189,6 +1275,31 @@ impl SupportSession {
             session.state().flush_scheduled = false;
             session.flush();
         });
+    }
+}
+
+/// The rows `selection` names that exist, each once.
+fn selected_ids(st: &State, selection: &Selection) -> Vec<u32> {
+    if selection.all {
+        st.rows
+            .iter()
+            .filter(|r| {
+                r.inspection.is_valid_refresh()
+                    && matches!(
+                        r.state,
+                        RowState::Ready | RowState::Error | RowState::Cancelled
+                    )
+            })
+            .map(|r| r.id)
+            .collect()
+    } else {
+        let mut seen = HashSet::new();
+        selection
+            .ids
+            .iter()
+            .copied()
+            .filter(|id| st.index.contains_key(id) && seen.insert(*id))
+            .collect()
     }
 }
 

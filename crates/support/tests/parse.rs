@@ -1,8 +1,6 @@
 //! Finding tokens in what support staff paste: mixed separators, quotes, `Bearer `, CSV with a
 //! header, a BOM and CRLF, junk lines, duplicates, and 10,000 tokens at once.
 
-use std::time::{Duration, Instant};
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use support::parse::{decode_text, is_jwt_shaped};
@@ -113,8 +111,10 @@ fn junk_lines_are_counted_and_nothing_else_is_a_token() {
     assert!(parse_tokens("\u{feff}\r\n\r\n").tokens.is_empty());
 }
 
+/// Every token of a 10,000-line mess is found once, in order. (How fast is the benchmark's
+/// business: `cargo bench -p support`.)
 #[test]
-fn ten_thousand_tokens_parse_fast_in_order() {
+fn ten_thousand_tokens_are_all_found_in_order() {
     let t = tokens(0..10_000);
     // A realistic mess: a header, quoting, CRLF, a repeat every 20th line, junk every 100th.
     let mut text = String::from("\u{feff}\"token\",\"owner\"\r\n");
@@ -128,15 +128,11 @@ fn ten_thousand_tokens_parse_fast_in_order() {
         }
     }
     assert!(text.len() > 2_000_000, "{} bytes", text.len());
-    let start = Instant::now();
     let parsed = parse_tokens(&text);
-    let took = start.elapsed();
     assert_eq!(parsed.tokens.len(), 10_000);
     assert_eq!(parsed.tokens, t);
     assert_eq!(parsed.duplicates, 500);
     assert_eq!(parsed.junk_lines, 101);
-    assert!(
-        took < Duration::from_secs(1),
-        "parsing 10,000 tokens took {took:?}"
-    );
+    // Header + 10,000 token lines + 500 repeats + 100 page breaks.
+    assert_eq!(parsed.lines, 10_601);
 }
