@@ -1,13 +1,33 @@
 #!/usr/bin/env bash
 # Installs every system package and cargo tool the project needs, skipping what is already there,
 # so a second run costs a few seconds.
+#   bash scripts/install-deps.sh              # build, run and test
+#   bash scripts/install-deps.sh --packaging  # also the Tauri CLI, for the installers
 set -euo pipefail
+
+packaging=false
+case "${1:-}" in
+  --packaging) packaging=true ;;
+  "") ;;
+  *) echo "usage: $0 [--packaging]" >&2; exit 2 ;;
+esac
+
+# The Rust toolchain comes from rustup (https://rustup.rs), with rustfmt and clippy for the checks.
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "install-deps: cargo is missing; install the Rust toolchain with rustup (https://rustup.rs), then run this again" >&2
+  exit 1
+fi
+if command -v rustup >/dev/null 2>&1; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || rustup component add "$component"
+  done
+fi
 
 # Build: Tauri v2 on Linux (webkit2gtk 4.1 and friends). Run: Xvfb, fonts with CJK glyphs.
 # Tests: WebKitWebDriver, a Secret Service (gnome-keyring) on a private D-Bus, imagemagick.
 # Packages (scripts/package.sh, package-test.sh): rpm to read the .rpm, desktop-file-validate.
 PACKAGES=(
-  build-essential pkg-config curl file
+  build-essential pkg-config curl file python3
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev
   xvfb xauth imagemagick webkit2gtk-driver
@@ -31,11 +51,10 @@ if ((${#missing[@]})); then
 fi
 
 # Cargo tools, from crates.io, only when absent ("crate@version binary"): tauri-driver bridges
-# WebDriver to the app's window; the Tauri CLI (`cargo tauri`) builds the installers and icons.
-CARGO_TOOLS=(
-  "tauri-driver@2.1.0 tauri-driver"
-  "tauri-cli@^2 cargo-tauri"
-)
+# WebDriver to the app's window; the Tauri CLI (`cargo tauri`) builds the installers and icons,
+# and only the packaging scripts need it (it takes minutes to build).
+CARGO_TOOLS=("tauri-driver@2.1.0 tauri-driver")
+if $packaging; then CARGO_TOOLS+=("tauri-cli@^2 cargo-tauri"); fi
 for tool in "${CARGO_TOOLS[@]}"; do
   read -r spec bin <<<"$tool"
   command -v "$bin" >/dev/null 2>&1 || cargo install --locked "$spec"

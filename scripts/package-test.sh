@@ -41,7 +41,7 @@ check() { # check DESCRIPTION COMMAND...: runs COMMAND, counts and reports the o
 has_line() { grep -qxF -- "$2" <<<"$1"; }   # has_line TEXT LINE
 has_text() { grep -qF -- "$2" <<<"$1"; }    # has_text TEXT PART
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --packaging
 if $reuse; then
   commit=""   # the packages may come from another commit
 else
@@ -86,17 +86,20 @@ check "Homepage: $repository" [ "$(f Homepage)" = "$repository" ]
 check "Depends on libwebkit2gtk-4.1-0" has_text "$(f Depends)" "libwebkit2gtk-4.1-0"
 check "Depends on libgtk-3-0" has_text "$(f Depends)" "libgtk-3-0"
 check "Description" has_text "$(f Description)" "Desktop account manager for GeniusAuth"
-contents=$(dpkg-deb -c "$deb" | awk '{ $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); print }')
-desktop_path="./usr/share/applications/Genius Account.desktop"
-for path in ./usr/bin/genius-account "$desktop_path" ./usr/share/doc/genius-account/copyright \
-  ./usr/share/icons/hicolor/32x32/apps/genius-account.png \
-  ./usr/share/icons/hicolor/128x128/apps/genius-account.png \
-  ./usr/share/icons/hicolor/256x256@2/apps/genius-account.png \
-  ./usr/share/icons/hicolor/512x512/apps/genius-account.png; do
-  check "contains $path" has_line "$contents" "$path"
+# Paths as dpkg-deb lists them, without the leading "./" that some builders write and others don't.
+contents=$(dpkg-deb -c "$deb" | awk '{ $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); sub(/^\.\//, ""); print }')
+desktop_path="usr/share/applications/Genius Account.desktop"
+for path in usr/bin/genius-account "$desktop_path" usr/share/doc/genius-account/copyright \
+  usr/share/icons/hicolor/32x32/apps/genius-account.png \
+  usr/share/icons/hicolor/64x64/apps/genius-account.png \
+  usr/share/icons/hicolor/128x128/apps/genius-account.png \
+  usr/share/icons/hicolor/256x256@2/apps/genius-account.png \
+  usr/share/icons/hicolor/512x512/apps/genius-account.png; do
+  check "contains /$path" has_line "$contents" "$path"
 done
-dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" "$desktop_path"
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" --wildcards "*$desktop_path"
 desktop="$work/$desktop_path"
+[ -f "$desktop" ] || desktop="$work/./$desktop_path"
 check "desktop entry is valid (desktop-file-validate)" desktop-file-validate "$desktop"
 entry=$(cat "$desktop")
 for line in "Name=Genius Account" "Exec=genius-account" "Icon=genius-account" "Categories=Utility;" \

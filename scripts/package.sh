@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the Linux installers, .deb and .rpm, exactly as the release workflow's Linux job does:
-# `cargo tauri build` from the repository root with the Tauri CLI that scripts/install-deps.sh
-# installs from crates.io. Extra arguments go to `cargo tauri build` (e.g. `--bundles deb`).
+# `cargo tauri build` from the repository root with the Tauri CLI that
+# `scripts/install-deps.sh --packaging` installs from crates.io. Extra arguments go to
+# `cargo tauri build` (e.g. `--bundles deb`).
 # Prints the packages and the sizes of the packaged binary and of each package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --packaging
 
 bundles=(--bundles deb,rpm)
 for arg in "$@"; do
