@@ -114,6 +114,7 @@ const en = {
   'storage.fileTooltip': 'Tokens and secrets are saved in a local file that is not encrypted.',
   'storage.backendKeyring': 'Saved in the system keyring',
   'storage.backendFile': 'Saved in a file (not encrypted)',
+  'storage.backendMemory': 'Demo: kept in memory only',
 
   'error.generic': 'Something went wrong.',
   'error.serverCode': 'Server code {code}',
@@ -456,6 +457,7 @@ const zh = {
   'storage.fileTooltip': '令牌和密钥保存在未加密的本地文件中。',
   'storage.backendKeyring': '保存在系统密钥环',
   'storage.backendFile': '保存在文件中（未加密）',
+  'storage.backendMemory': '演示：仅保存在内存中',
 
   'error.generic': '出现了问题。',
   'error.serverCode': '服务器代码 {code}',

@@ -64,9 +64,13 @@ function renderSidebar(snap) {
       h('p', { class: ['status', `status-${state}`], testid: 'status-label' },
         h('span', { class: 'status-dot', 'aria-hidden': 'true' }),
         h('span', { class: 'nav-label', text: t(`state.${state}`) })),
-      h('p', { class: 'sidebar-meta nav-label', text: t(snap.storage?.backend === 'file' ? 'storage.backendFile' : 'storage.backendKeyring') })),
+      h('p', { class: 'sidebar-meta nav-label', text: t(storageLabel(snap.storage?.backend)) })),
   ];
 }
+
+/** Where the active profile's secrets are kept, as the sidebar says it. */
+const storageLabel = (backend) =>
+  ({ file: 'storage.backendFile', memory: 'storage.backendMemory' })[backend] ?? 'storage.backendKeyring';
 
 /** The page the sidebar shows: `account` (default), `support` or `audit`. */
 const currentView = () => store.ui.view ?? 'account';
