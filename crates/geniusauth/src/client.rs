@@ -328,17 +328,37 @@ pub(crate) fn transport_error(err: reqwest::Error) -> Error {
         return Error::Timeout;
     }
     let detail = error_chain(&err);
-    let lower = detail.to_lowercase();
-    let tls = ["certificate", "tls", "handshake", "rustls"]
-        .iter()
-        .any(|word| lower.contains(word));
-    if tls {
+    if is_tls_failure(&err) {
         Error::Tls(detail)
     } else if err.is_connect() {
         Error::Connect(detail)
     } else {
         Error::Network(detail)
     }
+}
+
+/// Whether the TLS layer failed: a `rustls::Error` somewhere in the source chain. tokio-rustls
+/// hands it up inside an `io::Error`, which the connector wraps in another one, and
+/// `io::Error::source` skips the wrapped value, so io errors are descended with `get_ref`.
+/// When no such value is found, for instance a handshake cut short ("tls handshake eof") or a
+/// wrapper that keeps only text, the messages decide.
+fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(cause) = current {
+        if cause.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        current = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    let lower = error_chain(err).to_lowercase();
+    ["certificate", "tls", "handshake", "rustls"]
+        .iter()
+        .any(|word| lower.contains(word))
 }
 
 /// `outer: inner: innermost`, skipping repeated messages.
@@ -365,6 +385,41 @@ mod tests {
         fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
         assert_shareable::<Client>();
         assert_shareable::<Error>();
+    }
+
+    /// An error whose own message says nothing about TLS, like hyper's "client error (Connect)".
+    #[derive(Debug)]
+    struct Wrapper(Box<dyn std::error::Error + Send + Sync + 'static>);
+
+    impl fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+
+    #[test]
+    fn tls_failures_are_found_in_the_source_chain() {
+        use std::io::{Error as IoError, ErrorKind};
+        // Found by type, although no message mentions TLS ("unexpected error: boom").
+        let in_io = IoError::new(
+            ErrorKind::InvalidData,
+            rustls::Error::General("boom".into()),
+        );
+        let in_io_in_io = IoError::other(in_io);
+        assert!(is_tls_failure(&Wrapper(Box::new(in_io_in_io))));
+        let direct = rustls::Error::General("boom".into());
+        assert!(is_tls_failure(&Wrapper(Box::new(direct))));
+        // No rustls value: the words decide.
+        let eof = IoError::new(ErrorKind::UnexpectedEof, "tls handshake eof");
+        assert!(is_tls_failure(&Wrapper(Box::new(eof))));
+        let refused = IoError::new(ErrorKind::ConnectionRefused, "Connection refused");
+        assert!(!is_tls_failure(&Wrapper(Box::new(refused))));
     }
 
     #[test]

@@ -404,6 +404,52 @@ async fn wrong_secret_and_unknown_app() {
     ));
 }
 
+/// The client does not judge the app code (the app's settings do); an empty one reaches the
+/// server, whose signature binding requires it: code 1, HTTP 400, as a plain server error.
+#[tokio::test]
+async fn empty_app_code_is_the_servers_code_1() {
+    let h = Harness::start().await;
+    let login = h.sign_in(None).await;
+    let info = h.emulator.info();
+    let no_app = Client::new(config(h.emulator.url(), "", &info.app_secret)).unwrap();
+    let errors = [
+        no_app
+            .refresh_access_token(&login.refresh_token)
+            .await
+            .unwrap_err(),
+        no_app
+            .revoke_refresh_token(&login.refresh_token)
+            .await
+            .unwrap_err(),
+        no_app.public_user_info(&[h.uid()]).await.unwrap_err(),
+    ];
+    for err in errors {
+        match &err {
+            Error::Server {
+                code,
+                msg,
+                http_status,
+            } => {
+                assert_eq!((*code, *http_status), (1, 400), "{err:?}");
+                assert_eq!(msg, "参数错误，请把输入截图发给前端同学");
+            }
+            other => panic!("expected a server error, got {other:?}"),
+        }
+        assert_eq!(err.code(), "server");
+        assert!(!err.is_transient());
+        assert!(!err.is_unauthorized() && !err.is_token_invalid());
+        assert_eq!(
+            err.explanation(),
+            "The server rejected the request's parameters."
+        );
+    }
+    // Nothing was revoked.
+    h.client
+        .refresh_access_token(&login.refresh_token)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn clock_skew_is_code_9() {
     let h = Harness::start().await;
