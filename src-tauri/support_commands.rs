@@ -2,7 +2,7 @@
 //! Tauri-free `support` crate. Token strings stay in Rust: rows carry an id and a masked token.
 //! Progress and changes arrive as the `support` event.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use account::avatar::AvatarCache;
@@ -15,8 +15,6 @@ use tauri_plugin_dialog::{DialogExt, FilePath};
 
 use crate::AppState;
 
-/// Files larger than this are not read as token lists.
-const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// The audit log, in the app data dir.
 pub const AUDIT_FILE: &str = "support-audit.jsonl";
 
@@ -84,6 +82,21 @@ fn refusal(state: &AppState, err: &SupportError) -> ErrorReply {
         }
         (SupportError::NoTokens, true) => "文本中没有找到令牌。".to_owned(),
         (SupportError::NoTokens, false) => "No token was found in the text.".to_owned(),
+        (SupportError::FileTooLarge { name, max }, true) => {
+            format!("{name} 超过 {} MiB，请拆分文件。", max / 1024 / 1024)
+        }
+        (SupportError::FileTooLarge { name, max }, false) => {
+            format!(
+                "{name} is larger than {} MiB: split the file.",
+                max / 1024 / 1024
+            )
+        }
+        (SupportError::AuditLog(detail), true) => {
+            format!("无法写入审计日志，未注销任何令牌。{detail}")
+        }
+        (SupportError::AuditLog(detail), false) => {
+            format!("The audit log cannot be written, so nothing was revoked. {detail}")
+        }
         (SupportError::Io(detail), _) => detail.clone(),
     };
     ErrorReply {
@@ -141,42 +154,13 @@ pub async fn open_token_file<R: Runtime>(
     let Some(path) = pick(&app, false, zh, None).await? else {
         return Ok(None);
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let read_path = path.clone();
-    let bytes = tokio::task::spawn_blocking(move || read_limited(&read_path))
-        .await
-        .map_err(|e| internal(e.to_string()))?
-        .map_err(|message| ErrorReply {
-            code: "io".into(),
-            message,
-            server_code: None,
-            server_msg: None,
-            http_status: None,
-        })?;
-    let text = support::parse::decode_text(&bytes);
+    // Read, decoded and size-checked in the support crate (support::parse::read_token_file).
     support
         .session
-        .load_text(&text, &name, append.unwrap_or(false), &conn)
+        .load_file(&path, append.unwrap_or(false), &conn)
         .await
         .map(Some)
         .map_err(|err| refusal(&state, &err))
-}
-
-fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
-    if size > MAX_FILE_BYTES {
-        return Err(format!(
-            "{} is larger than {} MiB",
-            path.display(),
-            MAX_FILE_BYTES / 1024 / 1024
-        ));
-    }
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Revokes the rows `ids`, or with `all` every valid refresh token not revoked yet. Returns at
