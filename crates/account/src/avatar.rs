@@ -11,6 +11,8 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 pub const MAX_AVATAR_BYTES: usize = 2 * 1024 * 1024;
+/// Redirects followed at most; each hop is checked like the first URL.
+pub const MAX_AVATAR_REDIRECTS: usize = 3;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AvatarError {
@@ -34,7 +36,8 @@ impl AvatarCache {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // Redirects are followed by hand in `fetch`, so that every hop is checked.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("genius-account/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
@@ -55,15 +58,44 @@ impl AvatarCache {
     }
 
     /// Downloads (or re-downloads) the avatar, caches it and returns it as a data URL.
+    /// Every redirect target must pass the same rule as the URL itself.
     pub async fn fetch(&self, url: &str, server: &str) -> Result<String, AvatarError> {
+        let download = |e: reqwest::Error| AvatarError::Download(e.without_url().to_string());
         check_allowed(url, server)?;
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| AvatarError::Download(e.without_url().to_string()))?;
+        let mut current = Url::parse(url).map_err(|_| AvatarError::NotAllowed(url.to_owned()))?;
+        let mut redirects = 0;
+        let response = loop {
+            let response = self
+                .http
+                .get(current.clone())
+                .send()
+                .await
+                .map_err(download)?;
+            if !response.status().is_redirection() {
+                break response.error_for_status().map_err(download)?;
+            }
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .ok_or_else(|| {
+                    AvatarError::Download(format!(
+                        "HTTP {} without a Location",
+                        response.status().as_u16()
+                    ))
+                })?;
+            let next = current
+                .join(location)
+                .map_err(|_| AvatarError::NotAllowed(location.to_owned()))?;
+            check_allowed(next.as_str(), server)?;
+            redirects += 1;
+            if redirects > MAX_AVATAR_REDIRECTS {
+                return Err(AvatarError::Download(format!(
+                    "more than {MAX_AVATAR_REDIRECTS} redirects"
+                )));
+            }
+            current = next;
+        };
         if response
             .content_length()
             .is_some_and(|n| n > MAX_AVATAR_BYTES as u64)
@@ -73,7 +105,7 @@ impl AvatarCache {
         let mut bytes = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| AvatarError::Download(e.without_url().to_string()))?;
+            let chunk = chunk.map_err(download)?;
             if bytes.len() + chunk.len() > MAX_AVATAR_BYTES {
                 return Err(AvatarError::TooLarge);
             }

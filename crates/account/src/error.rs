@@ -65,6 +65,14 @@ impl AccountError {
         }
     }
 
+    /// Code 5/6: the server refused the app's signature (wrong appSecret) or the token.
+    pub fn is_unauthorized(&self) -> bool {
+        match self {
+            AccountError::GeniusAuth(e) => e.is_unauthorized(),
+            _ => false,
+        }
+    }
+
     pub fn to_reply(&self) -> ErrorReply {
         let (server_code, server_msg, http_status) = match self {
             AccountError::GeniusAuth(geniusauth::Error::Server {

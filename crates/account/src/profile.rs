@@ -108,17 +108,36 @@ fn validate_server(server: &str) -> Result<String, AccountError> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// The registered callback must be a loopback http URL: the app listens there during sign-in.
+/// The registered callback must be `http://127.0.0.1:<port>/…`: the app listens there during
+/// sign-in, on 127.0.0.1 only, so `localhost` (which may resolve to ::1) or `[::1]` would send
+/// the browser's redirect where nobody listens.
 pub fn validate_callback(callback: &str) -> Result<String, AccountError> {
     let url = Url::parse(callback.trim()).map_err(|_| {
         AccountError::invalid("callback must be a URL such as http://127.0.0.1:47150/callback")
     })?;
-    if url.scheme() != "http"
-        || !url.host_str().is_some_and(is_loopback_host)
-        || url.port().is_none()
-    {
+    if url.scheme() != "http" {
         return Err(AccountError::invalid(
-            "callback must be http://127.0.0.1:<port>/<path> (loopback, with a port)",
+            "callback must start with http:// (the app receives it on this computer)",
+        ));
+    }
+    match url.host_str() {
+        Some("127.0.0.1") => {}
+        Some(host) if is_loopback_host(host) => {
+            return Err(AccountError::invalid(format!(
+                "callback must use 127.0.0.1, not {host}: the app listens on 127.0.0.1 only \
+                 (register http://127.0.0.1:<port>/<path> with the server)"
+            )))
+        }
+        _ => {
+            return Err(AccountError::invalid(
+                "callback must be http://127.0.0.1:<port>/<path>: the app listens on this \
+                 computer only",
+            ))
+        }
+    }
+    if url.port().is_none() {
+        return Err(AccountError::invalid(
+            "callback needs a port, e.g. http://127.0.0.1:47150/callback",
         ));
     }
     Ok(url.to_string())
@@ -175,5 +194,34 @@ mod tests {
         assert!(input("http://127.0.0.1:4780", "Ab3dE6g8", DEFAULT_CALLBACK)
             .validate("p".into())
             .is_ok());
+    }
+
+    /// The listener binds 127.0.0.1 only: other loopback spellings are refused, saying why.
+    #[test]
+    fn callback_must_be_127_0_0_1() {
+        assert_eq!(
+            validate_callback(" http://127.0.0.1:47150/callback ").unwrap(),
+            "http://127.0.0.1:47150/callback"
+        );
+        for other in [
+            "http://localhost:47150/callback",
+            "http://[::1]:47150/callback",
+            "http://LOCALHOST:47150/callback",
+        ] {
+            let err = validate_callback(other).unwrap_err().to_string();
+            assert!(err.contains("127.0.0.1 only"), "{other}: {err}");
+        }
+        let err = validate_callback("https://127.0.0.1:47150/cb")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http://"), "{err}");
+        let err = validate_callback("http://127.0.0.1/cb")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("port"), "{err}");
+        let err = validate_callback("http://10.0.0.2:47150/cb")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("127.0.0.1"), "{err}");
     }
 }

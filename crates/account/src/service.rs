@@ -43,6 +43,8 @@ pub struct ServiceConfig {
     pub refresh_lead: Duration,
     /// Overrides the client's whole-request timeout (tests use short ones).
     pub request_timeout: Option<Duration>,
+    /// How long a browser sign-in waits for the redirect (tests use short ones).
+    pub sign_in_timeout: Duration,
 }
 
 impl ServiceConfig {
@@ -54,6 +56,7 @@ impl ServiceConfig {
             system_locale,
             refresh_lead: DEFAULT_REFRESH_LEAD,
             request_timeout: None,
+            sign_in_timeout: SIGN_IN_TIMEOUT,
         }
     }
 }
@@ -112,9 +115,29 @@ struct State {
     refresh_generation: u64,
     last_refresh_error: Option<AccountError>,
     /// The one pending refresh timer, tagged so that a timer that fired only clears itself.
-    scheduled: Option<(u64, JoinHandle<()>)>,
+    scheduled: Option<Timer>,
     next_timer_id: u64,
     backoff: Option<Duration>,
+    /// Cancelled sign-in listeners that may still hold their port: a new sign-in waits for
+    /// them before binding it again.
+    stopping_sign_ins: Vec<JoinHandle<()>>,
+}
+
+struct Timer {
+    id: u64,
+    /// Wall-clock time it fires, for the snapshot.
+    due_at: i64,
+    task: JoinHandle<()>,
+}
+
+impl State {
+    /// Stops the pending refresh timer and forgets any backoff.
+    fn stop_timer(&mut self) {
+        self.backoff = None;
+        if let Some(timer) = self.scheduled.take() {
+            timer.task.abort();
+        }
+    }
 }
 
 struct PendingSignIn {
@@ -130,7 +153,8 @@ pub fn now_ms() -> i64 {
 }
 
 impl AccountService {
-    /// Loads settings and probes the keyring. Call [`AccountService::start`] once a runtime runs.
+    /// Loads settings. Call [`AccountService::start`] once a runtime runs: it probes the keyring
+    /// and restores the session.
     pub fn new(config: ServiceConfig, settings_store: Box<dyn SettingsStore>) -> Self {
         let keyring: Arc<dyn SecretStore> =
             Arc::new(KeyringStore::new(config.keyring_service.clone()));
@@ -138,17 +162,14 @@ impl AccountService {
     }
 
     /// Like [`AccountService::new`] with a given keyring (tests pass a keyring with a short
-    /// timeout, or one that is known to be missing).
+    /// timeout, or one that is known to be missing). Nothing here touches the keyring: a hung
+    /// one must not hold up the window.
     pub fn with_keyring(
         config: ServiceConfig,
         settings_store: Box<dyn SettingsStore>,
         keyring: Arc<dyn SecretStore>,
     ) -> Self {
         let settings = settings_store.load();
-        let keyring_problem = keyring
-            .get("probe:availability")
-            .err()
-            .map(|e| e.to_string());
         let file_store: Arc<dyn SecretStore> =
             Arc::new(FileStore::new(config.data_dir.join("secrets.json")));
         let avatars = AvatarCache::new(config.cache_dir.join("avatars"));
@@ -161,7 +182,6 @@ impl AccountService {
             avatars,
             state: Mutex::new(State {
                 settings,
-                keyring_problem,
                 ..State::default()
             }),
             refresh_gate: tokio::sync::Mutex::new(()),
@@ -174,15 +194,30 @@ impl AccountService {
         }
     }
 
+    /// Asks the keyring for an item that does not exist: it must answer "no entry" within the
+    /// keyring timeout. The outcome shows in the snapshot's `storage` (see `with_store`); a
+    /// locked collection may pass this and fail at the first real read, which sets the same
+    /// state.
+    async fn probe_keyring(&self) {
+        let _ = self
+            .with_store(self.inner.keyring.clone(), |keyring| {
+                keyring.get("probe:availability")
+            })
+            .await;
+        self.notify();
+    }
+
     /// Called with a fresh snapshot after every change.
     pub fn set_listener(&self, listener: impl Fn(Snapshot) + Send + Sync + 'static) {
         *lock(&self.inner.listener) = Some(Box::new(listener));
     }
 
-    /// Restores the stored session of the active profile and starts the sleep detector.
+    /// Probes the keyring (first call only), restores the stored session of the active
+    /// profile and starts the sleep detector.
     pub async fn start(&self) {
         if !self.inner.wake_detector.swap(true, Ordering::SeqCst) {
             self.spawn_wake_detector();
+            self.probe_keyring().await;
         }
         if let Err(err) = self.restore().await {
             self.record_error(&err);
@@ -237,6 +272,8 @@ impl AccountService {
             refresh: Some(s.refresh.view(now)),
             access: s.access.as_ref().map(|a| a.view(now)),
             offline: s.offline.clone(),
+            retry: s.retry.clone(),
+            next_refresh_at: st.scheduled.as_ref().map(|t| t.due_at),
         });
         Snapshot {
             revision: self
@@ -673,12 +710,16 @@ impl AccountService {
         let profile = self.active_profile()?;
         check_payload(payload.as_deref())?;
         self.client(&profile).await?;
-        // The previous listener must be gone before its port is bound again: abort, then wait.
-        let pending = self.state().sign_in.take();
-        if let Some(pending) = pending {
-            pending.task.abort();
-            let _ = pending.task.await;
+        // Earlier listeners must be gone before the port is bound again: abort, then wait.
+        let stopping = {
+            let mut st = self.state();
+            stop_sign_in(&mut st);
+            std::mem::take(&mut st.stopping_sign_ins)
+        };
+        for task in stopping {
+            let _ = task.await;
         }
+        let timeout = self.inner.config.sign_in_timeout;
         let listener = CallbackListener::bind(&profile.callback).await?;
         let url = format!(
             "{}/?appCode={}",
@@ -689,13 +730,13 @@ impl AccountService {
         let view = SignInView {
             method: "browser",
             url: url.clone(),
-            expires_at: now_ms() + SIGN_IN_TIMEOUT.as_millis() as i64,
+            expires_at: now_ms() + timeout.as_millis() as i64,
         };
         {
             // Held while spawning, so the task's own `sign_in = None` comes after this entry.
             let mut st = self.state();
             let task = tokio::spawn(async move {
-                let result = listener.wait_for_token(SIGN_IN_TIMEOUT).await;
+                let result = listener.wait_for_token(timeout).await;
                 let Some(service) = upgrade(&weak) else {
                     return;
                 };
@@ -716,11 +757,11 @@ impl AccountService {
         Ok(url)
     }
 
-    /// Stops a pending browser sign-in. An intentional cancel sets no error.
+    /// Stops a pending browser sign-in. An intentional cancel sets no error. The port is
+    /// released as soon as the runtime has dropped the listener task, which a new sign-in
+    /// waits for.
     pub fn cancel_sign_in(&self) {
-        if let Some(pending) = self.state().sign_in.take() {
-            pending.task.abort();
-        }
+        stop_sign_in(&mut self.state());
         self.notify();
     }
 
@@ -778,9 +819,7 @@ impl AccountService {
         self.store_refresh_token(&profile, &refresh.value).await;
         self.install_session(&profile, user, refresh, Some(access));
         // Signed in some other way: a browser sign-in still waiting is moot.
-        if let Some(pending) = self.state().sign_in.take() {
-            pending.task.abort();
-        }
+        stop_sign_in(&mut self.state());
         self.notify();
         Ok(())
     }
@@ -837,11 +876,9 @@ impl AccountService {
                 access,
                 state: SessionState::SignedIn,
                 offline: None,
+                retry: None,
             });
-            st.backoff = None;
-            if let Some((_, timer)) = st.scheduled.take() {
-                timer.abort();
-            }
+            st.stop_timer();
         }
         if profile.id != DEMO_PROFILE_ID {
             let _ = self.update_settings(|s| {
@@ -951,8 +988,9 @@ impl AccountService {
                 access: None,
                 state: SessionState::SignedIn,
                 offline: None,
+                retry: None,
             });
-            st.backoff = None;
+            st.stop_timer();
         }
         self.notify();
         match self.refresh_access().await {
@@ -1034,6 +1072,7 @@ impl AccountService {
                     });
                     session.state = SessionState::SignedIn;
                     session.offline = None;
+                    session.retry = None;
                     true
                 }
                 // Signed out, switched or signed in anew meanwhile: this answer is stale.
@@ -1050,45 +1089,65 @@ impl AccountService {
         Ok(())
     }
 
-    /// What a refresh outcome means for the session: 31 ends it, a transient failure keeps it
-    /// (offline, retried with backoff), anything else is just an error. The caller notifies.
+    /// What a refresh outcome means for the session: 31 ends it; any other failure keeps it
+    /// and tries again with backoff (a rate limit, a clock problem, a keyring that timed out
+    /// or a server error may all pass, and giving up would let the access token die unseen).
+    /// The caller notifies.
     async fn after_refresh(&self, target: &RefreshTarget, result: &Result<(), AccountError>) {
         let Err(err) = result else {
             return;
         };
         if err.is_token_invalid() {
             self.mark_expired(&target.session, err).await;
-        } else if err.is_transient() {
-            let delay = {
-                let mut st = self.state();
-                let message = messages::explain(err, &self.locale_of(&st.settings));
-                let delay = st
-                    .backoff
-                    .map(|d| (d * 2).min(BACKOFF_MAX))
-                    .unwrap_or(BACKOFF_START);
-                match current_session(&mut st, &target.session) {
-                    Some(session) => {
-                        let since = session
-                            .offline
-                            .as_ref()
-                            .map(|o| o.since)
-                            .unwrap_or_else(now_ms);
-                        session.state = SessionState::Offline;
-                        session.offline = Some(OfflineView {
-                            since,
-                            next_retry_at: now_ms() + delay.as_millis() as i64,
-                            message,
-                        });
-                        st.backoff = Some(delay);
-                        Some(delay)
-                    }
-                    None => None,
-                }
-            };
-            if let Some(delay) = delay {
-                self.schedule_refresh(delay);
-            }
+            return;
         }
+        if err.is_unauthorized() {
+            // The app secret may have been corrected meanwhile: the retry reads it again.
+            self.state().clients.remove(&target.profile.id);
+        }
+        self.retry_later(&target.session, err);
+    }
+
+    /// Keeps the session and schedules the next attempt, 2 s doubling up to a minute. A
+    /// transient failure also shows the session offline; any other leaves it signed in (the
+    /// server answered, or the trouble is on this machine) with the error in `retry`.
+    fn retry_later(&self, which: &SessionId, err: &AccountError) {
+        let delay = {
+            let mut st = self.state();
+            let message = messages::explain(err, &self.locale_of(&st.settings));
+            let delay = st
+                .backoff
+                .map(|d| (d * 2).min(BACKOFF_MAX))
+                .unwrap_or(BACKOFF_START);
+            let Some(session) = current_session(&mut st, which) else {
+                return;
+            };
+            let now = now_ms();
+            let next_retry_at = now + delay.as_millis() as i64;
+            if err.is_transient() {
+                let since = session.offline.as_ref().map_or(now, |o| o.since);
+                session.state = SessionState::Offline;
+                session.offline = Some(OfflineView {
+                    since,
+                    next_retry_at,
+                    message: message.clone(),
+                });
+            } else {
+                session.state = SessionState::SignedIn;
+                session.offline = None;
+            }
+            let previous = session.retry.as_ref();
+            session.retry = Some(RetryView {
+                since: previous.map_or(now, |r| r.since),
+                next_retry_at,
+                attempts: previous.map_or(0, |r| r.attempts) + 1,
+                code: err.code().to_owned(),
+                message,
+            });
+            st.backoff = Some(delay);
+            delay
+        };
+        self.schedule_refresh(delay);
     }
 
     /// Code 31: the refresh token is dead. The session shows as expired, nothing retries it,
@@ -1102,6 +1161,7 @@ impl AccountService {
             };
             session.state = SessionState::Expired;
             session.offline = None;
+            session.retry = None;
             session.access = None;
             session.refresh.last_check = Some(CheckView {
                 ok: false,
@@ -1109,10 +1169,7 @@ impl AccountService {
                 message: Some(message),
             });
             let profile_id = session.profile_id.clone();
-            st.backoff = None;
-            if let Some((_, timer)) = st.scheduled.take() {
-                timer.abort();
-            }
+            st.stop_timer();
             profile_id
         };
         self.notify();
@@ -1150,17 +1207,17 @@ impl AccountService {
     }
 
     /// Whether an action that needs the access token should refresh first: there is none, or
-    /// the session is offline (the action then doubles as the manual retry).
+    /// a failed refresh waits for its retry (the action then doubles as the manual retry).
     fn needs_refresh_first(&self) -> bool {
-        self.state()
-            .session
-            .as_ref()
-            .is_some_and(|s| s.access.is_none() || s.state == SessionState::Offline)
+        self.state().session.as_ref().is_some_and(|s| {
+            s.access.is_none() || s.state == SessionState::Offline || s.retry.is_some()
+        })
     }
 
     /// Asks the server whether the access token is valid (a round trip, unlike the local check).
-    /// An access token the server calls invalid (revoked, or expired by the server's clock) is
-    /// replaced by a refresh and checked again: the session is fine as long as that works.
+    /// An access token the server calls invalid (code 31: revoked, or expired by the server's
+    /// clock) is replaced by one refresh, shared with any other in flight, and checked again:
+    /// the session is fine as long as that works, and expired when the refresh says 31 too.
     pub async fn verify_access(&self) -> Result<(), AccountError> {
         if self.needs_refresh_first() {
             self.refresh_access().await?;
@@ -1206,13 +1263,19 @@ impl AccountService {
         result.map(|_| ()).map_err(Into::into)
     }
 
+    /// Fetches the user's current name, groups and avatar. Code 31 is handled like in
+    /// [`AccountService::verify_access`]: one refresh, then once more.
     pub async fn reload_user(&self) -> Result<(), AccountError> {
         if self.needs_refresh_first() {
             self.refresh_access().await?;
         }
-        let (profile, access) = self.session_access_token()?;
-        let client = self.client(&profile).await?;
-        let info = client.user_info(&access).await?;
+        let (profile, info) = match self.user_info_once().await {
+            Err(err) if err.is_token_invalid() => {
+                self.refresh_access().await?;
+                self.user_info_once().await?
+            }
+            other => other?,
+        };
         let user = User {
             user_id: info.user_id,
             name: info.name,
@@ -1248,7 +1311,15 @@ impl AccountService {
         Ok(())
     }
 
+    async fn user_info_once(&self) -> Result<(Profile, geniusauth::model::UserInfo), AccountError> {
+        let (profile, access) = self.session_access_token()?;
+        let client = self.client(&profile).await?;
+        let info = client.user_info(&access).await?;
+        Ok((profile, info))
+    }
+
     /// Replaces the refresh token's payload; the new refresh token replaces the stored one.
+    /// Code 31 means the refresh token is dead: the session expires, as after a refresh.
     pub async fn edit_payload(
         &self,
         payload: String,
@@ -1261,11 +1332,29 @@ impl AccountService {
         let target = self.session_refresh_token()?;
         let profile = &target.profile;
         let client = self.client(profile).await?;
-        let update = client
+        let update = match client
             .edit_payload(&target.token, &payload, new_access)
-            .await?;
+            .await
+        {
+            Ok(update) => update,
+            Err(err) => {
+                let err = AccountError::from(err);
+                if err.is_token_invalid() {
+                    self.mark_expired(&target.session, &err).await;
+                }
+                return Err(err);
+            }
+        };
         let key = self.server_key(profile, &client).await;
-        let new_refresh = HeldToken::new(update.refresh_token, TokenType::Refresh, key.as_ref())?;
+        let mut new_refresh =
+            HeldToken::new(update.refresh_token, TokenType::Refresh, key.as_ref())?;
+        // Same login record, and the server has just accepted the old token: that is a
+        // server verification of the record, not a reason to forget the last one.
+        new_refresh.last_check = Some(CheckView {
+            ok: true,
+            at: now_ms(),
+            message: None,
+        });
         let new_access_token = update
             .access_token
             .map(|a| HeldToken::new(a, TokenType::Access, key.as_ref()))
@@ -1274,16 +1363,27 @@ impl AccountService {
         let new_value = new_refresh.value.clone();
         let applied = {
             let mut st = self.state();
-            match current_session(&mut st, &target.session) {
+            let applied = match current_session(&mut st, &target.session) {
                 Some(session) => {
                     session.refresh = new_refresh;
+                    // The server answered: not offline. A pending retry stays unless a new
+                    // access token makes it moot.
+                    session.offline = None;
+                    if session.state == SessionState::Offline {
+                        session.state = SessionState::SignedIn;
+                    }
                     if let Some(access) = new_access_token {
                         session.access = Some(access);
+                        session.retry = None;
                     }
                     true
                 }
                 None => false,
+            };
+            if applied && lifetime.is_some() {
+                st.backoff = None;
             }
+            applied
         };
         if !applied {
             return Err(AccountError::NoSession);
@@ -1342,10 +1442,7 @@ impl AccountService {
     fn clear_session(&self) {
         let mut st = self.state();
         st.session = None;
-        st.backoff = None;
-        if let Some((_, timer)) = st.scheduled.take() {
-            timer.abort();
-        }
+        st.stop_timer();
     }
 
     // ---- scheduling ----------------------------------------------------------------------
@@ -1368,29 +1465,35 @@ impl AccountService {
             };
             {
                 let mut st = service.state();
-                if st
-                    .scheduled
-                    .as_ref()
-                    .is_none_or(|(current, _)| *current != id)
-                {
+                if st.scheduled.as_ref().is_none_or(|timer| timer.id != id) {
                     // Replaced while firing: the newer timer is in charge.
                     return;
                 }
                 st.scheduled = None;
             }
-            if let Err(err) = service.refresh_access().await {
-                // Offline shows in the session, and "not signed in" is no failure of a timer;
-                // anything else must reach the banner, as nobody awaits this call.
-                if !err.is_transient()
-                    && !matches!(err, AccountError::NoSession | AccountError::NoProfile)
-                {
-                    service.record_error(&err);
-                    service.notify();
-                }
-            }
+            service.automatic_refresh().await;
         });
-        if let Some((_, old)) = st.scheduled.replace((id, task)) {
-            old.abort();
+        let timer = Timer {
+            id,
+            due_at: now_ms() + delay.as_millis() as i64,
+            task,
+        };
+        if let Some(old) = st.scheduled.replace(timer) {
+            old.task.abort();
+        }
+    }
+
+    /// A refresh nobody awaits (the timer, the wake check). Whatever fails, `after_refresh`
+    /// has kept the session and scheduled the retry; offline shows in the session and "not
+    /// signed in" is no failure, anything else goes to the banner.
+    async fn automatic_refresh(&self) {
+        if let Err(err) = self.refresh_access().await {
+            if !err.is_transient()
+                && !matches!(err, AccountError::NoSession | AccountError::NoProfile)
+            {
+                self.record_error(&err);
+                self.notify();
+            }
         }
     }
 
@@ -1416,7 +1519,7 @@ impl AccountService {
                     .as_ref()
                     .is_some_and(|s| s.state != SessionState::Expired);
                 if slept && live {
-                    let _ = service.refresh_access().await;
+                    service.automatic_refresh().await;
                 }
             }
         });
@@ -1427,7 +1530,7 @@ impl AccountService {
         self.state()
             .scheduled
             .as_ref()
-            .is_some_and(|(_, timer)| !timer.is_finished())
+            .is_some_and(|timer| !timer.task.is_finished())
     }
 
     // ---- errors and busy flags -------------------------------------------------------------
@@ -1530,6 +1633,16 @@ impl Drop for BusyGuard {
                 st.busy.remove(self.action);
             }
         }
+    }
+}
+
+/// Aborts the pending browser sign-in, if any, and keeps its task until it is known to be
+/// gone (it owns the listening socket).
+fn stop_sign_in(st: &mut State) {
+    st.stopping_sign_ins.retain(|task| !task.is_finished());
+    if let Some(pending) = st.sign_in.take() {
+        pending.task.abort();
+        st.stopping_sign_ins.push(pending.task);
     }
 }
 

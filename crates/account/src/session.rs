@@ -110,4 +110,5 @@ pub struct Session {
     pub access: Option<HeldToken>,
     pub state: SessionState,
     pub offline: Option<crate::snapshot::OfflineView>,
+    pub retry: Option<crate::snapshot::RetryView>,
 }

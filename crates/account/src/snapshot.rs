@@ -98,7 +98,13 @@ pub struct SessionView {
     pub user: UserView,
     pub refresh: Option<TokenView>,
     pub access: Option<TokenView>,
+    /// Set while the server cannot be reached (state `offline`).
     pub offline: Option<OfflineView>,
+    /// Set while an automatic retry is pending after a failed refresh, whatever the failure
+    /// (offline, rate limited, keyring timeout, …): the session is kept and tried again.
+    pub retry: Option<RetryView>,
+    /// When the refresh timer fires next (the access token is renewed before it expires).
+    pub next_refresh_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -145,6 +151,20 @@ pub struct CheckView {
 pub struct OfflineView {
     pub since: i64,
     pub next_retry_at: i64,
+    pub message: String,
+}
+
+/// A failed refresh that will be tried again.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryView {
+    /// First failure of this run of failures.
+    pub since: i64,
+    pub next_retry_at: i64,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The last failure's error code (as in rejections) and explanation.
+    pub code: String,
     pub message: String,
 }
 

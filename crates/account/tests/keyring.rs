@@ -154,8 +154,9 @@ async fn service_with_keyring() {
     let settings = || Box::new(JsonSettingsFile(dir.path().join("settings.json")));
     let keyring = KeyringStore::new(keyring_service.clone());
 
-    // The production constructor: the real keyring, probed.
+    // The production constructor: the real keyring, probed when the service starts.
     let service = AccountService::new(config(), settings());
+    service.start().await;
     let storage = service.snapshot().storage;
     assert_eq!(storage.backend, Backend::Keyring);
     assert!(storage.available, "{storage:?}");
@@ -270,6 +271,8 @@ async fn unreachable_keyring() {
     };
     let started = std::time::Instant::now();
     let service = make();
+    // The keyring is first asked when the service starts (off the window's setup path).
+    service.start().await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "the probe must be bounded"
@@ -332,4 +335,171 @@ async fn unreachable_keyring() {
     assert_eq!(err.code(), "keyring_unavailable");
     assert_eq!(again.snapshot().storage.backend, Backend::File);
     assert!(file.get(&refresh_token_key(&profile)).unwrap().is_some());
+}
+
+/// Runs `test` of this binary in a private D-Bus session with its own gnome-keyring, always
+/// (not the shared test keyring: the test locks its collection, which cannot be undone
+/// without a password prompt). Returns whether this process is that child and should run
+/// the body.
+fn in_private_keyring(test: &str, child: &str) -> bool {
+    if std::env::var(CHILD).as_deref() == Ok(child) {
+        assert!(
+            std::env::var_os("GENIUS_TEST_KEYRING_DIR").is_some(),
+            "the child runs in a private keyring"
+        );
+        return true;
+    }
+    if std::env::var("GENIUS_SKIP_KEYRING_TESTS").as_deref() == Ok("1") {
+        eprintln!("{test}: SKIPPED on request (GENIUS_SKIP_KEYRING_TESTS=1)");
+        return false;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let output = Command::new("dbus-run-session")
+        .args(["--", "bash", "-c", PRIVATE_KEYRING, "private-keyring"])
+        .arg(&exe)
+        .arg(test)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env(CHILD, child)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run dbus-run-session for {test}: {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{test} failed in a private D-Bus session with gnome-keyring ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        output.status
+    );
+    false
+}
+
+/// Locks the default collection of the session's Secret Service, as a screen lock or
+/// `seahorse` would: reading an item then needs an unlock prompt that nobody answers.
+fn lock_default_collection() {
+    let output = Command::new("gdbus")
+        .args([
+            "call",
+            "--session",
+            "--dest",
+            "org.freedesktop.secrets",
+            "--object-path",
+            "/org/freedesktop/secrets",
+            "--method",
+            "org.freedesktop.Secret.Service.Lock",
+            "['/org/freedesktop/secrets/aliases/default', '/org/freedesktop/secrets/collection/login']",
+        ])
+        .output()
+        .expect("gdbus (libglib2.0-bin) locks the collection");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("collection/login"),
+        "the collection was not locked: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A keyring that answers the availability probe (searching finds nothing, which needs no
+/// unlock) but is locked: the first real read fails after the bounded wait. That must give
+/// the same clear state as a missing keyring, "unavailable" with the reason and the file
+/// opt-in, and the opt-in must work from there.
+#[test]
+fn a_locked_keyring_found_at_the_first_read_offers_the_file_store() {
+    if !in_private_keyring(
+        "a_locked_keyring_found_at_the_first_read_offers_the_file_store",
+        "locked",
+    ) {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(locked_keyring());
+}
+
+async fn locked_keyring() {
+    let emu = Emu::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let keyring_service = unique("genius-account-test");
+    let make = || {
+        let mut config = ServiceConfig::new(
+            dir.path().join("data"),
+            dir.path().join("cache"),
+            "en".into(),
+        );
+        config.keyring_service = keyring_service.clone();
+        AccountService::new(
+            config,
+            Box::new(JsonSettingsFile(dir.path().join("settings.json"))),
+        )
+    };
+    let service = make();
+    service.start().await;
+    assert!(service.snapshot().storage.available);
+    let profile = service
+        .save_profile(ProfileInput {
+            id: None,
+            name: "Emulator".into(),
+            server: emu.url().to_owned(),
+            app_code: emu.info.app_code.clone(),
+            callback: free_callback(),
+            app_secret: Some(emu.info.app_secret.clone()),
+        })
+        .await
+        .unwrap();
+    service
+        .sign_in_with_token(emu.login_token(emu.uid()), None)
+        .await
+        .unwrap();
+    drop(service);
+
+    lock_default_collection();
+    // The next start: the probe may pass, the stored refresh token cannot be read.
+    let again = make();
+    let recorder = Recorder::attach(&again);
+    again.start().await;
+    let snap = again.snapshot();
+    let storage = &snap.storage;
+    assert_eq!(storage.backend, Backend::Keyring);
+    assert!(!storage.available, "{storage:?}");
+    assert!(!storage.file_opt_in);
+    assert!(
+        storage.message.as_deref().is_some_and(|m| !m.is_empty()),
+        "{storage:?}"
+    );
+    let error = snap.error.as_ref().expect("the failed read shows");
+    assert_eq!(error.reply.code, "keyring_unavailable");
+    assert!(snap.session.is_none());
+
+    // The user takes the offer: the file store works without the keyring.
+    again.use_file_store(true).await.unwrap();
+    let storage = again.snapshot().storage;
+    assert_eq!(storage.backend, Backend::File);
+    assert!(storage.available && storage.file_opt_in, "{storage:?}");
+    // The app secret stayed in the locked keyring: the profile asks for it again.
+    let err = again
+        .sign_in_with_token(emu.login_token(emu.uid()), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("appSecret"), "{err}");
+    again
+        .save_profile(ProfileInput {
+            id: Some(profile.clone()),
+            name: "Emulator".into(),
+            server: emu.url().to_owned(),
+            app_code: emu.info.app_code.clone(),
+            callback: free_callback(),
+            app_secret: Some(emu.info.app_secret.clone()),
+        })
+        .await
+        .unwrap();
+    again
+        .sign_in_with_token(emu.login_token(emu.uid()), None)
+        .await
+        .unwrap();
+    let file = FileStore::new(dir.path().join("data/secrets.json"));
+    let refresh = file.get(&refresh_token_key(&profile)).unwrap().unwrap();
+    for text in recorder.json.lock().unwrap().iter() {
+        assert!(!text.contains(&refresh) && !text.contains(&emu.info.app_secret));
+    }
 }
