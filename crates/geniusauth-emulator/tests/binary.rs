@@ -228,3 +228,110 @@ async fn seed_file_replaces_the_default_data() {
         .data();
     assert_eq!(data[0]["name"], "种子用户");
 }
+
+/// `POST /__emulator/users/{id}/revoke-all` bumps the user's operation id in the database: after
+/// a restart with the same --db, the tokens issued before it stay revoked, the login token
+/// minted before it stays unusable, and new sign-ins carry the new oid.
+#[tokio::test]
+async fn revoke_all_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("emulator.sqlite");
+    let db = db.to_str().expect("utf-8 path");
+    let args = ["--listen", "127.0.0.1:0", "--db", db];
+    let admin = client();
+    let admin_post = |info: &StartupInfo, path: String, body: Value| {
+        let request = admin.post(format!("{}{path}", info.url)).json(&body);
+        async move {
+            let r = reply(request.send().await.expect("admin call")).await;
+            assert_eq!(r.status, reqwest::StatusCode::OK, "{path}: {}", r.text);
+            r.json()
+        }
+    };
+
+    let first = spawn(&args);
+    let info = first.info.clone();
+    let uid = info.users[0].id;
+    let other_uid = info.users[1].id;
+    let login_token = |info: &StartupInfo, uid: u64| {
+        admin_post(
+            info,
+            "/__emulator/login-token".to_owned(),
+            json!({"appCode": info.app_code, "uid": uid}),
+        )
+    };
+    let sign_in = |info: StartupInfo, token: Value| async move {
+        call(
+            &info,
+            Method::POST,
+            VERIFY,
+            json!({"token": token["token"], "grantType": "refresh_token"}),
+        )
+        .await
+        .data()
+    };
+    let revoked = sign_in(info.clone(), login_token(&info, uid).await).await;
+    let bystander = sign_in(info.clone(), login_token(&info, other_uid).await).await;
+    let pending = login_token(&info, uid).await;
+    let oid_before = claims(revoked["refreshToken"].as_str().expect("refresh"))["oid"]
+        .as_u64()
+        .expect("oid");
+    let bumped = admin_post(
+        &info,
+        format!("/__emulator/users/{uid}/revoke-all"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(bumped["oid"].as_u64(), Some(oid_before + 1));
+    drop(first);
+
+    let second = spawn(&args);
+    let info = second.info.clone();
+    call(
+        &info,
+        Method::POST,
+        REFRESH,
+        json!({"token": revoked["refreshToken"]}),
+    )
+    .await
+    .assert_error(31, 403);
+    call(
+        &info,
+        Method::POST,
+        ACCESS_VERIFY,
+        json!({"token": revoked["accessToken"]}),
+    )
+    .await
+    .assert_error(31, 403);
+    call(
+        &info,
+        Method::POST,
+        VERIFY,
+        json!({"token": pending["token"]}),
+    )
+    .await
+    .assert_error(6, 401);
+    // Another user's tokens were not touched.
+    let refreshed = call(
+        &info,
+        Method::POST,
+        REFRESH,
+        json!({"token": bystander["refreshToken"]}),
+    )
+    .await
+    .data();
+    assert!(refreshed["access_token"].is_string());
+    // A new sign-in after the restart carries the bumped oid and works.
+    let fresh = sign_in(info.clone(), login_token(&info, uid).await).await;
+    assert_eq!(
+        claims(fresh["refreshToken"].as_str().expect("refresh"))["oid"].as_u64(),
+        Some(oid_before + 1)
+    );
+    call(
+        &info,
+        Method::POST,
+        REFRESH,
+        json!({"token": fresh["refreshToken"]}),
+    )
+    .await
+    .data();
+}

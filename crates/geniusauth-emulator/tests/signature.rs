@@ -184,3 +184,116 @@ async fn unknown_routes_behave_like_gin() {
         .await
         .assert_error(1, 400);
 }
+
+/// Query pairs for a GET/DELETE request: strings as they are, numbers as digits.
+fn as_query(params: &serde_json::Map<String, serde_json::Value>) -> Vec<(String, String)> {
+    params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().map_or(v.to_string(), str::to_owned)))
+        .collect()
+}
+
+/// A request with this query string and this JSON body (either may be empty).
+async fn query_and_body(
+    h: &Harness,
+    method: Method,
+    path: &str,
+    query: &serde_json::Map<String, serde_json::Value>,
+    body: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Reply {
+    let mut request = h.http.request(method, h.url(path)).query(&as_query(query));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    reply(request.send().await.expect("send")).await
+}
+
+/// The server binds GET and DELETE parameters from the query string only (the signature
+/// middleware's form binding, then `ShouldBindQuery` in the handler, as no body was kept): a
+/// JSON body is not read, so parameters sent there are missing, which is code 1 (HTTP 400).
+#[tokio::test]
+async fn delete_reads_the_query_string_only() {
+    let h = Harness::start().await;
+    let data = h.sign_in(json!({})).await;
+    let refresh = data["refreshToken"].as_str().expect("refresh").to_owned();
+    let none = serde_json::Map::new();
+
+    // Everything, signature included, in a JSON body and nothing in the query.
+    let in_body = h.signed(json!({"token": refresh}));
+    query_and_body(&h, Method::DELETE, REFRESH, &none, Some(&in_body))
+        .await
+        .assert_error(1, 400);
+
+    // The signature in the query (valid for what the query holds), the token in the body: the
+    // signature passes, then the handler finds no token.
+    let header_only = h.signed(json!({}));
+    let token_only: serde_json::Map<_, _> =
+        [("token".to_owned(), json!(refresh))].into_iter().collect();
+    query_and_body(&h, Method::DELETE, REFRESH, &header_only, Some(&token_only))
+        .await
+        .assert_error(1, 400);
+
+    // Neither refused request revoked anything.
+    h.call(Method::POST, REFRESH, json!({"token": refresh}))
+        .await
+        .data();
+
+    // A full query wins over a body naming another token: only the query's token is revoked.
+    let other = h.sign_in(json!({})).await;
+    let other_refresh = other["refreshToken"].as_str().expect("refresh").to_owned();
+    let decoy: serde_json::Map<_, _> = [("token".to_owned(), json!(other_refresh))]
+        .into_iter()
+        .collect();
+    let r = query_and_body(
+        &h,
+        Method::DELETE,
+        REFRESH,
+        &h.signed(json!({"token": refresh})),
+        Some(&decoy),
+    )
+    .await;
+    assert_eq!(r.json(), json!({"code": 0}), "{}", r.text);
+    h.call(Method::POST, REFRESH, json!({"token": refresh}))
+        .await
+        .assert_error(31, 403);
+    h.call(Method::POST, REFRESH, json!({"token": other_refresh}))
+        .await
+        .data();
+}
+
+#[tokio::test]
+async fn get_reads_the_query_string_only() {
+    let h = Harness::start().await;
+    let none = serde_json::Map::new();
+    let id = h.uid().to_string();
+
+    for (path, params) in [(USER_INFO, json!({"id": id})), (SERVER_KEYS, json!({}))] {
+        let in_body = h.signed(params);
+        query_and_body(&h, Method::GET, path, &none, Some(&in_body))
+            .await
+            .assert_error(1, 400);
+    }
+
+    // Signed query without `id`, `id` in the body: the handler finds no id.
+    let id_only: serde_json::Map<_, _> = [("id".to_owned(), json!(id))].into_iter().collect();
+    query_and_body(
+        &h,
+        Method::GET,
+        USER_INFO,
+        &h.signed(json!({})),
+        Some(&id_only),
+    )
+    .await
+    .assert_error(1, 400);
+
+    // The same request with everything in the query works, a body notwithstanding.
+    let r = query_and_body(
+        &h,
+        Method::GET,
+        USER_INFO,
+        &h.signed(json!({"id": id})),
+        Some(&id_only),
+    )
+    .await;
+    assert_eq!(r.data()[0]["id"], h.uid());
+}
