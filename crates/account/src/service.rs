@@ -1224,7 +1224,7 @@ impl AccountService {
         }
         match self.verify_once().await {
             Err(err) if err.is_token_invalid() => {
-                self.refresh_access().await?;
+                self.refresh_after_31(err).await?;
                 self.verify_once().await
             }
             other => other,
@@ -1271,7 +1271,7 @@ impl AccountService {
         }
         let (profile, info) = match self.user_info_once().await {
             Err(err) if err.is_token_invalid() => {
-                self.refresh_access().await?;
+                self.refresh_after_31(err).await?;
                 self.user_info_once().await?
             }
             other => other?,
@@ -1309,6 +1309,22 @@ impl AccountService {
         self.spawn_avatar_fetch(profile.server.clone());
         self.notify();
         Ok(())
+    }
+
+    /// The refresh that follows a code 31 on an access-token call. When another caller's
+    /// refresh has meanwhile found the session dead, this caller's answer is that same 31.
+    async fn refresh_after_31(&self, access_refused: AccountError) -> Result<(), AccountError> {
+        match self.refresh_access().await {
+            Err(AccountError::NoSession) if self.session_expired() => Err(access_refused),
+            other => other,
+        }
+    }
+
+    fn session_expired(&self) -> bool {
+        self.state()
+            .session
+            .as_ref()
+            .is_some_and(|s| s.state == SessionState::Expired)
     }
 
     async fn user_info_once(&self) -> Result<(Profile, geniusauth::model::UserInfo), AccountError> {

@@ -446,8 +446,8 @@ async fn offline_then_recovers(h: &Harness, fault: serde_json::Value, expect_cod
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_faults_keep_the_session_offline_until_the_backoff_retry_recovers() {
     let h = Harness::with(Options {
-        refresh_lead: None,
         request_timeout: Some(Duration::from_millis(1500)),
+        ..Options::default()
     })
     .await;
     h.sign_in(None).await;
@@ -821,4 +821,380 @@ async fn the_avatar_is_downloaded_and_shown_as_a_data_url() {
         "{}",
         &avatar[..40.min(avatar.len())]
     );
+}
+
+// ---- failures that are neither transient nor code 31 ------------------------------------
+
+fn retry_of(snapshot: &account::Snapshot) -> Option<account::snapshot::RetryView> {
+    snapshot.session.as_ref().and_then(|s| s.retry.clone())
+}
+
+/// Code 6 (the server refuses the app's signature) is not transient and not 31: the session
+/// must stay, retried with backoff by the timer, and come back once the secret is right.
+/// Here a restarted app finds a wrong appSecret stored; the user then corrects it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_signature_keeps_the_session_and_retries_until_the_secret_is_right() {
+    use account::secret_store::{app_secret_key, SecretStore};
+    let h = Harness::new().await;
+    h.sign_in(Some("desk")).await;
+    let token = h.stored_refresh().unwrap();
+    let key = app_secret_key(&h.profile_id);
+    h.store.set(&key, &"x".repeat(100)).unwrap();
+
+    let again = make_service(&h.dir, h.store.clone(), &Options::default());
+    let recorder = Recorder::attach(&again);
+    h.emu.reset_requests().await;
+    again.start().await;
+    let snap = again.snapshot();
+    let session = snap.session.as_ref().expect("the session is kept");
+    assert_eq!(session.state, SessionState::SignedIn);
+    assert!(
+        session.offline.is_none(),
+        "the server answered: not offline"
+    );
+    assert_eq!(session.refresh.as_ref().unwrap().payload, "desk");
+    let first = session.retry.clone().expect("a retry is scheduled");
+    assert_eq!(first.code, "unauthorized");
+    assert_eq!(first.attempts, 1);
+    assert!(!first.message.is_empty());
+    let gap = first.next_retry_at - now_ms();
+    assert!((1000..=2100).contains(&gap), "first retry in {gap} ms");
+    assert_eq!(session.next_refresh_at, Some(first.next_retry_at));
+    assert!(again.refresh_scheduled());
+    let error = snap
+        .error
+        .as_ref()
+        .expect("the refusal shows in the banner");
+    assert_eq!(error.reply.code, "unauthorized");
+    assert_eq!(error.reply.server_code, Some(6));
+    assert_eq!(h.stored_refresh().as_deref(), Some(token.as_str()));
+    assert_eq!(h.emu.count(REFRESH_PATH).await, 1);
+
+    // The timer retries, fails again, and waits twice as long.
+    let snap = recorder
+        .wait_for("the second attempt", Duration::from_secs(6), |s| {
+            retry_of(s).is_some_and(|r| r.attempts == 2)
+        })
+        .await;
+    let second = retry_of(&snap).unwrap();
+    assert_eq!(second.since, first.since);
+    let gap = second.next_retry_at - first.next_retry_at;
+    assert!((3500..=5000).contains(&gap), "second gap {gap} ms");
+    assert_eq!(state(&snap), Some(SessionState::SignedIn));
+    assert_eq!(h.emu.count(REFRESH_PATH).await, 2);
+
+    // The right secret again: the next timer-driven attempt succeeds by itself.
+    h.store.set(&key, &h.emu.info.app_secret).unwrap();
+    let snap = recorder
+        .wait_for("recovery", Duration::from_secs(8), |s| {
+            s.session
+                .as_ref()
+                .is_some_and(|s| s.retry.is_none() && s.access.is_some())
+        })
+        .await;
+    assert_eq!(state(&snap), Some(SessionState::SignedIn));
+    assert_eq!(h.emu.count(REFRESH_PATH).await, 3);
+    assert!(again.refresh_scheduled());
+    let next = snap.session.unwrap().next_refresh_at.unwrap();
+    assert!(next - now_ms() > 200_000, "back on the regular schedule");
+    again.verify_access().await.unwrap();
+    for text in recorder.json.lock().unwrap().iter() {
+        assert!(!text.contains(&h.emu.info.app_secret) && !text.contains(&token));
+        assert!(!has_jwt(text), "{text}");
+    }
+    h.assert_no_secrets(&[]);
+}
+
+/// The keyring does not answer when the app secret is read for a refresh: the session is
+/// kept and retried, the storage shows the keyring unavailable (with the file opt-in), and
+/// all is well again once the keyring answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyring_timeout_reading_the_app_secret_keeps_the_session_and_retries() {
+    let h = Harness::new().await;
+    h.sign_in(None).await;
+    let again = make_service(&h.dir, h.store.clone(), &Options::default());
+    let recorder = Recorder::attach(&again);
+    h.store.fail_reads(Some("app-secret:"));
+    h.emu.reset_requests().await;
+    again.start().await;
+
+    let snap = again.snapshot();
+    let session = snap.session.as_ref().expect("the session is kept");
+    assert_eq!(session.state, SessionState::SignedIn);
+    let retry = session.retry.as_ref().expect("a retry is scheduled");
+    assert_eq!(retry.code, "keyring_unavailable");
+    assert!(again.refresh_scheduled());
+    assert!(!snap.storage.available, "{:?}", snap.storage);
+    assert!(!snap.storage.file_opt_in);
+    assert!(snap.storage.message.as_deref().unwrap().contains("locked"));
+    assert_eq!(
+        snap.error.as_ref().unwrap().reply.code,
+        "keyring_unavailable"
+    );
+    // Nothing reached the server without the secret.
+    assert_eq!(h.emu.requests().await.get(REFRESH_PATH), None);
+    assert!(h.stored_refresh().is_some());
+
+    h.store.fail_reads(None);
+    let snap = recorder
+        .wait_for("the retry to get through", Duration::from_secs(8), |s| {
+            s.session
+                .as_ref()
+                .is_some_and(|s| s.retry.is_none() && s.access.is_some())
+        })
+        .await;
+    assert!(snap.storage.available, "{:?}", snap.storage);
+    assert_eq!(snap.storage.message, None);
+    assert_eq!(h.emu.count(REFRESH_PATH).await, 1);
+    h.assert_no_secrets(&[]);
+}
+
+// ---- code 31 from calls other than the refresh ------------------------------------------
+
+/// Signs in afresh, then revokes the refresh token behind the app's back (as another device
+/// or the support tool would): the server now answers 31 for it and its access tokens.
+async fn revoked_behind_the_apps_back(h: &Harness) -> String {
+    h.sign_in(None).await;
+    let token = h.stored_refresh().unwrap();
+    h.emu.client().revoke_refresh_token(&token).await.unwrap();
+    h.emu.reset_requests().await;
+    token
+}
+
+fn assert_expired(h: &Harness, what: &str) {
+    let snap = h.service.snapshot();
+    let session = snap.session.as_ref().expect("the session stays, expired");
+    assert_eq!(session.state, SessionState::Expired, "{what}");
+    assert!(session.access.is_none(), "{what}");
+    assert!(session.retry.is_none(), "{what}");
+    let check = session
+        .refresh
+        .as_ref()
+        .unwrap()
+        .last_check
+        .clone()
+        .unwrap();
+    assert!(!check.ok, "{what}: {check:?}");
+    assert_eq!(
+        snap.error.as_ref().unwrap().reply.server_code,
+        Some(31),
+        "{what}"
+    );
+    assert_eq!(h.stored_refresh(), None, "{what}: the dead token is kept");
+    assert!(!h.service.refresh_scheduled(), "{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_31_from_a_payload_edit_expires_the_session() {
+    let h = Harness::new().await;
+    revoked_behind_the_apps_back(&h).await;
+    let code = h.code_of(
+        h.service
+            .run("payload", h.service.edit_payload("新".into(), true))
+            .await,
+    );
+    assert_eq!(code, "token_invalid");
+    assert_expired(&h, "edit_payload");
+    let counts = h.emu.requests().await;
+    assert_eq!(counts.get(PATCH_PATH), Some(&1), "{counts:?}");
+    // The refresh token was the one refused: no refresh is tried with it.
+    assert_eq!(counts.get(REFRESH_PATH), None, "{counts:?}");
+    h.assert_no_secrets(&[]);
+}
+
+/// An access-token call answered 31 tries one refresh; when that says 31 too, the session
+/// is expired. Each of verify and reload, on its own session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_31_from_verify_or_reload_expires_the_session_after_one_refresh() {
+    let h = Harness::new().await;
+    revoked_behind_the_apps_back(&h).await;
+    let code = h.code_of(h.service.run("verify", h.service.verify_access()).await);
+    assert_eq!(code, "token_invalid");
+    assert_expired(&h, "verify_access");
+    let counts = h.emu.requests().await;
+    assert_eq!(counts.get(VERIFY_PATH), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(REFRESH_PATH), Some(&1), "{counts:?}");
+
+    revoked_behind_the_apps_back(&h).await;
+    let code = h.code_of(h.service.run("reload", h.service.reload_user()).await);
+    assert_eq!(code, "token_invalid");
+    assert_expired(&h, "reload_user");
+    let counts = h.emu.requests().await;
+    assert_eq!(counts.get(USER_INFO_PATH), Some(&1), "{counts:?}");
+    assert_eq!(counts.get(REFRESH_PATH), Some(&1), "{counts:?}");
+    h.assert_no_secrets(&[]);
+}
+
+/// Many access-token calls refused at once: one refresh request between them. Each caller
+/// is told 31, or "not signed in" when it started after the session had already expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_refused_with_31_share_one_refresh() {
+    let h = Harness::new().await;
+    revoked_behind_the_apps_back(&h).await;
+    let calls = (0..20).map(|i| {
+        let service = h.service.clone();
+        tokio::spawn(async move {
+            if i % 2 == 0 {
+                service.verify_access().await
+            } else {
+                service.reload_user().await
+            }
+        })
+    });
+    let mut told_31 = 0;
+    for result in futures_util::future::join_all(calls).await {
+        let err = result.unwrap().unwrap_err();
+        match err.code() {
+            "token_invalid" => told_31 += 1,
+            "no_session" => {}
+            other => panic!("{other}: {err:?}"),
+        }
+    }
+    assert!(told_31 >= 1);
+    assert_eq!(h.emu.count(REFRESH_PATH).await, 1);
+    assert_eq!(state(&h.service.snapshot()), Some(SessionState::Expired));
+    assert_eq!(h.stored_refresh(), None);
+}
+
+/// An access token the server's clock has expired (31) while the refresh token lives: reload
+/// gets a new access token and succeeds; the session is fine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_after_server_side_access_expiry_recovers_through_a_refresh() {
+    let h = Harness::new().await;
+    h.sign_in(None).await;
+    let old_access = h.service.access_token().unwrap();
+    h.emu.advance_clock(400).await;
+    h.emu.reset_requests().await;
+    h.service
+        .run("reload", h.service.reload_user())
+        .await
+        .expect("reload recovers through a refresh");
+    let counts = h.emu.requests().await;
+    assert_eq!(counts.get(USER_INFO_PATH), Some(&2), "{counts:?}");
+    assert_eq!(counts.get(REFRESH_PATH), Some(&1), "{counts:?}");
+    let snap = h.service.snapshot();
+    assert_eq!(state(&snap), Some(SessionState::SignedIn));
+    assert_eq!(snap.session.unwrap().user.name, h.emu.info.users[0].name);
+    assert!(snap.error.is_none(), "{:?}", snap.error);
+    let new_access = h.service.access_token().unwrap();
+    assert_ne!(new_access, old_access);
+    h.assert_no_secrets(&[old_access, new_access]);
+}
+
+// ---- payload edits and the last server check --------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payload_edit_keeps_the_record_checked_and_a_new_access_token_unchecked() {
+    let h = Harness::new().await;
+    h.sign_in(None).await;
+    h.service.refresh_access().await.unwrap();
+    h.service.verify_access().await.unwrap();
+    let before = h.service.snapshot().session.unwrap();
+    let refresh_check = before
+        .refresh
+        .unwrap()
+        .last_check
+        .expect("checked by the refresh");
+    assert!(refresh_check.ok);
+    assert!(before.access.unwrap().last_check.is_some());
+
+    // Without a new access token: the record stays checked, the access token keeps its check.
+    h.service.edit_payload("一".into(), false).await.unwrap();
+    let after = h.service.snapshot().session.unwrap();
+    let check = after.refresh.as_ref().unwrap().last_check.clone();
+    let check = check.expect("the payload edit wiped the record's last check");
+    assert!(check.ok && check.at >= refresh_check.at, "{check:?}");
+    assert_eq!(after.refresh.as_ref().unwrap().payload, "一");
+    assert!(after.access.as_ref().unwrap().last_check.is_some());
+
+    // With a new access token: that one has never been checked.
+    h.service.edit_payload("二".into(), true).await.unwrap();
+    let after = h.service.snapshot().session.unwrap();
+    assert!(
+        after
+            .refresh
+            .as_ref()
+            .unwrap()
+            .last_check
+            .as_ref()
+            .unwrap()
+            .ok
+    );
+    let access = after.access.unwrap();
+    assert_eq!(access.payload, "二");
+    assert!(access.last_check.is_none(), "{:?}", access.last_check);
+    h.assert_no_secrets(&[]);
+}
+
+// ---- the server's clock --------------------------------------------------------------------
+
+/// The refresh timer is set from the access token's own lifetime (exp − iat), so a server
+/// whose clock is far off (hours ahead, days behind) gives neither a refresh loop (tokens
+/// that look expired here) nor a token that dies before its timer fires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_is_scheduled_from_the_token_lifetime_whatever_the_server_clock() {
+    let h = Harness::new().await;
+    h.sign_in(None).await;
+    for offset in [3 * 3600, -6 * 86_400, 0] {
+        h.emu.set_clock_offset(offset).await;
+        h.emu.reset_requests().await;
+        // Tokens are stamped in whole seconds: make sure the new one differs.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let asked_at = now_ms();
+        h.service.refresh_access().await.unwrap();
+        let snap = h.service.snapshot();
+        let session = snap.session.as_ref().unwrap();
+        let access = session.access.as_ref().unwrap();
+        // The access token carries the server's time: shifted by the offset.
+        let shift = access.issued_at - asked_at;
+        assert!(
+            (shift - offset * 1000).abs() < 3000,
+            "offset {offset}: issued {shift} ms from here"
+        );
+        // 300 s tokens, renewed 60 s before they end: 240 s from now, by this machine's clock.
+        let next = session.next_refresh_at.expect("a refresh is scheduled");
+        let delay = next - asked_at;
+        assert!(
+            (238_000..=242_000).contains(&delay),
+            "offset {offset}: next refresh in {delay} ms"
+        );
+        assert_eq!(session.state, SessionState::SignedIn);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(
+            h.emu.count(REFRESH_PATH).await,
+            1,
+            "offset {offset}: refreshed again on its own"
+        );
+    }
+    h.assert_no_secrets(&[]);
+}
+
+/// The "less than 24 hours left" warning: off for a fresh seven-day token, on for one whose
+/// record the server started long ago (its clock six days behind at sign-in, the login
+/// token minted before the shift), and it turns on as that moment passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expiry_warning_turns_on_under_24_hours() {
+    let h = Harness::new().await;
+    let snap = h.sign_in(None).await;
+    assert!(!snap.session.unwrap().refresh.unwrap().expiring_soon);
+
+    // 7 days − (6 days − 4 s) = 24 h + 4 s left at sign-in.
+    let login = h.emu.login_token(h.emu.uid());
+    h.emu.set_clock_offset(-(6 * 86_400 - 4)).await;
+    h.service.sign_in_with_token(login, None).await.unwrap();
+    let refresh = h.service.snapshot().session.unwrap().refresh.unwrap();
+    let left = refresh.expires_at - now_ms();
+    assert!((86_400_000..86_404_500).contains(&left), "{left} ms left");
+    assert!(
+        !refresh.expiring_soon,
+        "24 h + {} ms left",
+        left - 86_400_000
+    );
+    tokio::time::sleep(Duration::from_millis((left - 86_400_000 + 500) as u64)).await;
+    // The next snapshot (any change, here a refresh) says so.
+    h.service.refresh_access().await.unwrap();
+    let refresh = h.service.snapshot().session.unwrap().refresh.unwrap();
+    assert!(refresh.expires_at - now_ms() < 86_400_000);
+    assert!(refresh.expiring_soon);
+    h.assert_no_secrets(&[]);
 }

@@ -100,6 +100,28 @@ impl Emu {
             .await;
     }
 
+    /// Sets the emulator's clock to real time plus `seconds` (negative: behind).
+    pub async fn set_clock_offset(&self, seconds: i64) {
+        self.admin(
+            reqwest::Method::POST,
+            "/__emulator/clock",
+            Some(json!({ "offsetSeconds": seconds })),
+        )
+        .await;
+    }
+
+    /// A new user with this avatar URL; returns the user id.
+    pub async fn user_with_avatar(&self, name: &str, avatar_url: &str) -> u64 {
+        let value = self
+            .admin(
+                reqwest::Method::POST,
+                "/__emulator/users",
+                Some(json!({ "name": name, "groups": ["研发"], "avatarUrl": avatar_url })),
+            )
+            .await;
+        value["id"].as_u64().unwrap()
+    }
+
     pub async fn advance_clock(&self, seconds: i64) {
         self.admin(
             reqwest::Method::POST,
@@ -145,11 +167,14 @@ impl Emu {
 }
 
 /// A memory store that remembers every value ever written to it, so a test knows every
-/// secret that existed and can look for it in every snapshot.
+/// secret that existed and can look for it in every snapshot. It stands in for the keyring,
+/// and can be made to fail reads the way a keyring that does not answer fails them.
 #[derive(Default)]
 pub struct RecordingStore {
     items: MemoryStore,
     pub seen: Mutex<BTreeSet<String>>,
+    /// Reads of keys with this prefix fail like a keyring timeout.
+    failing_reads: Mutex<Option<String>>,
 }
 
 impl SecretStore for RecordingStore {
@@ -157,6 +182,14 @@ impl SecretStore for RecordingStore {
         Backend::Keyring
     }
     fn get(&self, key: &str) -> Result<Option<String>, AccountError> {
+        if let Some(prefix) = self.failing_reads.lock().unwrap().as_deref() {
+            if key.starts_with(prefix) {
+                // The message KeyringStore gives when its bounded wait runs out.
+                return Err(AccountError::KeyringUnavailable(
+                    "the keyring did not answer within 3 s (is it locked?)".into(),
+                ));
+            }
+        }
         self.items.get(key)
     }
     fn set(&self, key: &str, value: &str) -> Result<(), AccountError> {
@@ -169,6 +202,11 @@ impl SecretStore for RecordingStore {
 }
 
 impl RecordingStore {
+    /// From now on reads of keys starting with `prefix` time out; `None` heals the keyring.
+    pub fn fail_reads(&self, prefix: Option<&str>) {
+        *self.failing_reads.lock().unwrap() = prefix.map(str::to_owned);
+    }
+
     pub fn refresh_token(&self, profile_id: &str) -> Option<String> {
         self.get(&account::secret_store::refresh_token_key(profile_id))
             .unwrap()
@@ -249,6 +287,7 @@ pub struct Harness {
 pub struct Options {
     pub refresh_lead: Option<Duration>,
     pub request_timeout: Option<Duration>,
+    pub sign_in_timeout: Option<Duration>,
 }
 
 impl Default for Options {
@@ -256,6 +295,7 @@ impl Default for Options {
         Options {
             refresh_lead: None,
             request_timeout: Some(Duration::from_secs(2)),
+            sign_in_timeout: None,
         }
     }
 }
@@ -288,6 +328,9 @@ pub fn make_service(
         config.refresh_lead = lead;
     }
     config.request_timeout = options.request_timeout;
+    if let Some(timeout) = options.sign_in_timeout {
+        config.sign_in_timeout = timeout;
+    }
     AccountService::with_keyring(
         config,
         Box::new(JsonSettingsFile(settings_path(dir))),
@@ -411,4 +454,149 @@ pub fn state(snapshot: &Snapshot) -> Option<SessionState> {
 
 pub fn now_ms() -> i64 {
     account::service::now_ms()
+}
+
+/// What [`TestServer`] answers on one path.
+#[derive(Clone)]
+pub struct Canned {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Canned {
+    pub fn ok(content_type: &str, body: Vec<u8>) -> Canned {
+        Canned {
+            status: 200,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body,
+        }
+    }
+
+    pub fn redirect(location: &str) -> Canned {
+        Canned {
+            status: 302,
+            headers: vec![("Location".into(), location.into())],
+            body: Vec::new(),
+        }
+    }
+}
+
+/// A small HTTP/1.1 server on loopback: canned answers on some paths, and every other
+/// connection passed through byte for byte to `upstream` (the emulator) when there is one.
+/// Put in front of the emulator it is "the server" of a profile, whose own origin may then
+/// serve avatars that are too large, not images, or redirect elsewhere.
+pub struct TestServer {
+    pub url: String,
+    routes: Arc<Mutex<BTreeMap<String, Canned>>>,
+    hits: Arc<Mutex<BTreeMap<String, u64>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestServer {
+    pub async fn start(upstream: Option<&str>) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = upstream.map(|u| u.trim_start_matches("http://").to_owned());
+        let routes: Arc<Mutex<BTreeMap<String, Canned>>> = Arc::default();
+        let hits: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+        let (r, h) = (routes.clone(), hits.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (routes, hits, upstream) = (r.clone(), h.clone(), upstream.clone());
+                tokio::spawn(async move {
+                    let _ = serve_one(stream, routes, hits, upstream).await;
+                });
+            }
+        });
+        TestServer {
+            url,
+            routes,
+            hits,
+            task,
+        }
+    }
+
+    pub fn route(&self, path: &str, answer: Canned) {
+        self.routes.lock().unwrap().insert(path.to_owned(), answer);
+    }
+
+    /// Requests for `path` answered from the routes (passed-through ones are not counted).
+    pub fn hits(&self, path: &str) -> u64 {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+async fn serve_one(
+    mut stream: tokio::net::TcpStream,
+    routes: Arc<Mutex<BTreeMap<String, Canned>>>,
+    hits: Arc<Mutex<BTreeMap<String, u64>>>,
+    upstream: Option<String>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // Peek at the request line: a connection for the upstream must reach it untouched.
+    let mut buf = vec![0u8; 4096];
+    let line = loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if let Some(end) = buf[..n].windows(2).position(|w| w == b"\r\n") {
+            break String::from_utf8_lossy(&buf[..end]).into_owned();
+        }
+    };
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let canned = routes.lock().unwrap().get(&path).cloned();
+    match (canned, upstream) {
+        (Some(canned), _) => {
+            *hits.lock().unwrap().entry(path).or_insert(0) += 1;
+            // Read the head so that closing does not reset the connection under the client.
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).await?;
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            let mut reply = format!("HTTP/1.1 {} Canned\r\n", canned.status);
+            for (name, value) in &canned.headers {
+                reply.push_str(&format!("{name}: {value}\r\n"));
+            }
+            reply.push_str(&format!(
+                "Content-Length: {}\r\nConnection: close\r\n\r\n",
+                canned.body.len()
+            ));
+            stream.write_all(reply.as_bytes()).await?;
+            stream.write_all(&canned.body).await?;
+            stream.shutdown().await
+        }
+        (None, Some(upstream)) => {
+            let mut server = tokio::net::TcpStream::connect(upstream).await?;
+            tokio::io::copy_bidirectional(&mut stream, &mut server).await?;
+            Ok(())
+        }
+        (None, None) => {
+            stream
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await?;
+            stream.shutdown().await
+        }
+    }
+}
+
+/// Bytes that start like a PNG (signature and IHDR chunk: all the type sniffing looks at),
+/// padded to the size a test needs.
+pub fn png_bytes(padding: usize) -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89".to_vec();
+    bytes.resize(bytes.len() + padding, 0);
+    bytes
 }
