@@ -10,9 +10,11 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "GeniusAuth from the command line: verify logins, refresh, revoke and inspect tokens.",
     long_about = "GeniusAuth from the command line: verify logins, refresh, revoke and inspect \
-                  tokens.\n\nEvery command prints one JSON document on stdout. Exit codes: 0 ok, \
-                  1 the server refused (JSON {code,msg,httpStatus} on stderr), 2 usage or invalid \
-                  input, 3 network trouble or an unreadable reply."
+                  tokens.\n\nEvery command prints one JSON document on stdout (revoke: one line \
+                  per token). Exit codes: 0 ok; 1 the server refused (JSON {code,msg,httpStatus} \
+                  on stderr), or revoke had a failure; 2 usage or invalid input; 3 network \
+                  trouble, an unreadable reply, or an internal error (a bug in geniusctl: one \
+                  line on stderr, no backtrace)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -69,8 +71,22 @@ pub enum Command {
         access_token: bool,
     },
     /// Revoke refresh tokens (and their access tokens); one JSON line per token
-    #[command(group = clap::ArgGroup::new("tokens").required(true).args(["refresh_tokens", "file"]))]
+    #[command(
+        group = clap::ArgGroup::new("tokens").required(true).args(["refresh_tokens", "file"]),
+        long_about = "Revoke refresh tokens (and every access token made from them). Every token \
+                      is tried, in order, and reported on its own line of stdout:\n  \
+                      {\"token\":\"<first 10 characters>…\",\"ok\":true}\n  \
+                      {\"token\":\"…\",\"ok\":false,\"code\":31,\"msg\":\"<server message>\",\
+                      \"error\":\"server\"}\n\
+                      `code` is the server's code, or null when no server answer was read; \
+                      `error` is the failure's kind: server, timeout, connect, tls, network, \
+                      unexpected_reply, body_too_large or invalid_input.\n\nExit status 1 if any \
+                      token failed. An empty token list (an empty --file, only blank lines on \
+                      stdin) or an empty argument is a usage error, exit status 2."
+    )]
     Revoke {
+        /// Refresh tokens to revoke
+        #[arg(value_name = "REFRESH_TOKEN")]
         refresh_tokens: Vec<String>,
         /// Read tokens from a file, one per line (`-` for stdin); blank lines are skipped
         #[arg(long, value_name = "FILE")]

@@ -50,10 +50,7 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
             file,
             audit_log,
         } => {
-            let mut tokens = refresh_tokens;
-            if let Some(file) = file {
-                tokens.extend(read_token_lines(&file)?);
-            }
+            let tokens = tokens_to_revoke(&refresh_tokens, file.as_deref())?;
             let client = client(global)?;
             let audit = match audit_log {
                 Some(path) => Some(
@@ -108,13 +105,53 @@ fn client(global: &GlobalOptions) -> Result<Client, Failure> {
     Ok(Client::new(config)?)
 }
 
+/// The arguments (none may be blank), then the file's lines. Nothing at all to revoke is a
+/// usage error: a script whose token list came out empty should hear about it.
+fn tokens_to_revoke(arguments: &[String], file: Option<&Path>) -> Result<Vec<String>, Failure> {
+    let mut tokens = Vec::new();
+    for (position, argument) in arguments.iter().enumerate() {
+        let token = argument.trim();
+        if token.is_empty() {
+            return Err(Failure::Usage(format!(
+                "refresh token argument {} is empty",
+                position + 1
+            )));
+        }
+        tokens.push(token.to_owned());
+    }
+    if let Some(file) = file {
+        tokens.extend(read_token_lines(file)?);
+        if tokens.is_empty() {
+            return Err(Failure::Usage(format!(
+                "no refresh tokens to revoke: {} has no token (blank lines are skipped)",
+                describe_source(file)
+            )));
+        }
+    }
+    Ok(tokens)
+}
+
+fn describe_source(path: &Path) -> String {
+    if path == Path::new("-") {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    }
+}
+
 /// One token per line; blank lines skipped; `-` reads stdin.
 fn read_token_lines(path: &Path) -> Result<Vec<String>, Failure> {
+    let unreadable =
+        |e: std::io::Error| Failure::Usage(format!("cannot read {}: {e}", describe_source(path)));
     let lines: Vec<String> = if path == Path::new("-") {
-        std::io::stdin().lock().lines().collect::<Result<_, _>>()?
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<Result<_, _>>()
+            .map_err(unreadable)?
     } else {
         std::fs::read_to_string(path)
-            .map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))?
+            .map_err(unreadable)?
             .lines()
             .map(str::to_owned)
             .collect()
@@ -126,19 +163,52 @@ fn read_token_lines(path: &Path) -> Result<Vec<String>, Failure> {
         .collect())
 }
 
-/// One line of `revoke` output.
+/// One line of `revoke` output: `{"token","ok":true}` or, on failure,
+/// `{"token","ok":false,"code","msg","error"}`.
 #[derive(Serialize)]
 struct RevokeLine {
+    /// The first characters of the token, then `…`: enough to tell tokens apart.
     token: String,
     ok: bool,
-    /// Server code, when the server refused.
+    /// On failure: the server's code, or `null` when no server answer was read (timeout,
+    /// connection or TLS failure, an unreadable reply).
     #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<i64>,
-    /// Kind of a failure that is not a server refusal (`timeout`, `connect`, …).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<&'static str>,
+    code: Option<Option<i64>>,
+    /// On failure: the server's message, or a description of the failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     msg: Option<String>,
+    /// On failure: its kind, `server` for a refusal, else `timeout`, `connect`, `tls`,
+    /// `network`, `unexpected_reply`, `body_too_large` or `invalid_input`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+}
+
+impl RevokeLine {
+    fn new(token: &str, result: &Result<(), geniusauth::Error>) -> RevokeLine {
+        let shown = format!(
+            "{}…",
+            token.chars().take(TOKEN_PREFIX_CHARS).collect::<String>()
+        );
+        match result {
+            Ok(()) => RevokeLine {
+                token: shown,
+                ok: true,
+                code: None,
+                msg: None,
+                error: None,
+            },
+            Err(error) => RevokeLine {
+                token: shown,
+                ok: false,
+                code: Some(error.server_code()),
+                msg: Some(match error {
+                    geniusauth::Error::Server { msg, .. } => msg.clone(),
+                    other => other.to_string(),
+                }),
+                error: Some(error.code()),
+            },
+        }
+    }
 }
 
 /// Tries every token, reporting each on its own line; fails at the end if any failed.
@@ -149,35 +219,12 @@ async fn revoke_all(
 ) -> Result<(), Failure> {
     let mut any_failed = false;
     for token in tokens {
-        let mut line = RevokeLine {
-            token: format!(
-                "{}…",
-                token.chars().take(TOKEN_PREFIX_CHARS).collect::<String>()
-            ),
-            ok: true,
-            code: None,
-            error: None,
-            msg: None,
-        };
         let result = client.revoke_refresh_token(token).await;
         if let Some(audit) = audit {
             audit.record(token, &result)?;
         }
-        if let Err(error) = result {
-            any_failed = true;
-            line.ok = false;
-            match error {
-                geniusauth::Error::Server { code, msg, .. } => {
-                    line.code = Some(code);
-                    line.msg = Some(msg);
-                }
-                other => {
-                    line.error = Some(other.code());
-                    line.msg = Some(other.to_string());
-                }
-            }
-        }
-        print_json(&line)?;
+        any_failed |= result.is_err();
+        print_json(&RevokeLine::new(token, &result))?;
     }
     if any_failed {
         Err(Failure::Partial)

@@ -5,6 +5,7 @@ mod callback;
 mod cli;
 mod commands;
 mod failure;
+mod internal_error;
 mod output;
 
 use clap::Parser;
@@ -13,10 +14,8 @@ use crate::cli::Cli;
 use crate::failure::{Failure, EXIT_NETWORK};
 
 fn main() {
-    // A bug must not dump a backtrace (or anything else) at a user.
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("geniusctl: internal error: {info}");
-    }));
+    // A bug must not dump a backtrace at a user, nor exit with Rust's 101.
+    internal_error::install();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

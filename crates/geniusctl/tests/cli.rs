@@ -1,4 +1,7 @@
-//! End to end: the real geniusctl binary against an in-process emulator on loopback.
+//! End to end: the real geniusctl binary against the real emulator binary, a separate process
+//! on a free loopback port (see `emulator_process`).
+
+mod emulator_process;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
@@ -7,35 +10,36 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use geniusauth_emulator::{Config, Database, Emulator, StartupInfo};
+use emulator_process::EmulatorProcess;
+use geniusauth_emulator::StartupInfo;
 use serde_json::{json, Value};
 
+const REFRESH_ROUTE: &str = "/api/v1/app/token/refresh/";
+
 struct TestServer {
+    /// For the admin API and the simulated browser.
     runtime: tokio::runtime::Runtime,
-    emulator: Emulator,
+    emulator: EmulatorProcess,
     info: StartupInfo,
 }
 
 impl TestServer {
     fn start() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let emulator = runtime
-            .block_on(Emulator::start(Config {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                database: Database::Memory,
-                seed: None,
-            }))
-            .expect("emulator starts");
-        let info = emulator.info().clone();
+        let emulator = EmulatorProcess::start();
+        let info = emulator.info.clone();
         Self {
             runtime,
             emulator,
             info,
         }
+    }
+
+    fn url(&self) -> &str {
+        self.emulator.url()
     }
 
     /// geniusctl with this emulator's demo app in the environment.
@@ -46,7 +50,7 @@ impl TestServer {
     fn ctl_as(&self, app_code: &str, app_secret: &str) -> Command {
         let mut command = bare_ctl();
         command
-            .env("GENIUS_SERVER", self.emulator.url())
+            .env("GENIUS_SERVER", self.url())
             .env("GENIUS_APP_CODE", app_code)
             .env("GENIUS_APP_SECRET", app_secret);
         command
@@ -56,10 +60,14 @@ impl TestServer {
         self.info.users[0].id
     }
 
+    /// A fresh login token for the first user, as after signing in on the login page.
     fn login_token(&self) -> String {
-        self.emulator
-            .login_token(&self.info.app_code, self.uid())
-            .unwrap()
+        let minted = self.admin(
+            reqwest::Method::POST,
+            "/__emulator/login-token",
+            Some(json!({"appCode": self.info.app_code, "uid": self.uid()})),
+        );
+        minted["token"].as_str().unwrap().to_owned()
     }
 
     /// Signs the first user in through geniusctl: {refreshToken, accessToken, …}.
@@ -69,18 +77,31 @@ impl TestServer {
         out.json()
     }
 
+    fn refresh_token(&self) -> String {
+        self.sign_in()["refreshToken"].as_str().unwrap().to_owned()
+    }
+
     fn admin_post(&self, path: &str, body: Value) -> Value {
-        let url = format!("{}{path}", self.emulator.url());
+        self.admin(reqwest::Method::POST, path, Some(body))
+    }
+
+    fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.url());
         self.runtime.block_on(async {
-            let response = reqwest::Client::new()
-                .post(url)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
+            let mut request = reqwest::Client::new().request(method, url);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
             assert!(response.status().is_success(), "{path}: {response:?}");
             response.json().await.unwrap()
         })
+    }
+
+    /// How many requests the emulator got for `"METHOD /path"` since it started.
+    fn request_count(&self, key: &str) -> u64 {
+        let counts = self.admin(reqwest::Method::GET, "/__emulator/requests", None);
+        counts[key].as_u64().unwrap_or(0)
     }
 }
 
@@ -303,49 +324,192 @@ fn inspect_decodes_without_credentials_and_verifies_with_them() {
     assert_eq!(run(bare_ctl().args(["inspect", "not-a-token"])).code, 2);
 }
 
+/// The issue's scenario, start to finish: sign in, refresh, change the payload, then revoke a
+/// batch from stdin with one bad token among good ones.
 #[test]
-fn bulk_revoke_from_stdin_reports_each_token() {
+fn login_refresh_payload_then_bulk_revoke_from_stdin() {
     let server = TestServer::start();
-    let good: Vec<String> = (0..3)
-        .map(|_| {
-            server.sign_in()["refreshToken"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    let input = format!(
-        "{}\n\n  {}  \nnot-a-real-token\n\n{}\n",
-        good[0], good[1], good[2]
-    );
-    let out = run_with_stdin(server.ctl().args(["revoke", "--file", "-"]), &input);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    let lines = out.lines();
-    assert_eq!(lines.len(), 4, "{}", out.stdout);
-    for (i, line) in lines.iter().enumerate() {
-        let expected_prefix = if i == 2 {
-            "not-a-real"
-        } else {
-            &good[if i < 2 { i } else { 2 }][..10]
-        };
-        assert_eq!(line["token"], format!("{expected_prefix}…"));
-    }
-    assert_eq!(lines[0], json!({"token": lines[0]["token"], "ok": true}));
-    assert_eq!(lines[1]["ok"], true);
-    assert_eq!(lines[3]["ok"], true);
-    assert_eq!(lines[2]["ok"], false);
-    assert_eq!(lines[2]["code"], 31);
-    assert!(lines[2]["msg"].is_string());
-    assert!(
-        !out.stdout.contains(&good[0]),
-        "whole tokens must not be printed"
+    let out = run(server
+        .ctl()
+        .args(["login-verify", &server.login_token(), "--payload", "cli"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let first = out.json();
+    let first_refresh = first["refreshToken"].as_str().unwrap().to_owned();
+
+    let out = run(server.ctl().args(["refresh", &first_refresh]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let refreshed = out.json();
+    assert_eq!(refreshed["payload"], "cli");
+    let verified = run(server
+        .ctl()
+        .args(["verify-access", refreshed["accessToken"].as_str().unwrap()]))
+    .json();
+    assert_eq!(verified, json!({"uid": server.uid(), "payload": "cli"}));
+
+    let out = run(server.ctl().args(["payload", &first_refresh, "edited"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let patched = out.json()["refreshToken"].as_str().unwrap().to_owned();
+    assert_eq!(
+        run(server.ctl().args(["refresh", &patched])).json()["payload"],
+        "edited"
     );
 
-    for token in &good {
+    let second = server.refresh_token();
+    let third = server.refresh_token();
+    let input = format!("{second}\n\n  not-a-real-token  \n{patched}\n\n{third}\n");
+    let out = run_with_stdin(server.ctl().args(["revoke", "--file", "-"]), &input);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    let printed: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(printed.len(), 4, "{}", out.stdout);
+    let ok_line = |token: &str| format!("{{\"token\":\"{}…\",\"ok\":true}}", &token[..10]);
+    assert_eq!(printed[0], ok_line(&second));
+    assert_eq!(
+        printed[1],
+        "{\"token\":\"not-a-real…\",\"ok\":false,\"code\":31,\
+         \"msg\":\"身份令牌无效或已过期\",\"error\":\"server\"}"
+    );
+    assert_eq!(printed[2], ok_line(&patched));
+    assert_eq!(printed[3], ok_line(&third));
+    for token in [&first_refresh, &patched, &second, &third] {
+        assert!(
+            !out.stdout.contains(token.as_str()),
+            "a whole token was printed"
+        );
+    }
+
+    // The patched token shares its record with the first one: both are gone, as are the others.
+    for token in [&first_refresh, &patched, &second, &third] {
         let out = run(server.ctl().args(["refresh", token]));
-        assert_eq!(out.code, 1);
+        assert_eq!(out.code, 1, "{}", out.stdout);
         assert_eq!(out.stderr_json()["code"], 31);
     }
+}
+
+/// A failure that is not the server's refusal keeps the line's shape: `code` is null and
+/// `error` names the kind. The other tokens are still tried.
+#[test]
+fn revoke_reports_network_failures_with_a_null_code() {
+    let server = TestServer::start();
+    let tokens: Vec<String> = (0..3).map(|_| server.refresh_token()).collect();
+    server.admin_post(
+        "/__emulator/faults",
+        json!({"path": REFRESH_ROUTE, "method": "DELETE", "kind": "drop", "times": 1}),
+    );
+    let out = run(server.ctl().arg("revoke").args(&tokens));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert_eq!(keys(&lines[0]), ["code", "error", "msg", "ok", "token"]);
+    assert_eq!(lines[0]["token"], format!("{}…", &tokens[0][..10]));
+    assert_eq!(lines[0]["ok"], false);
+    assert_eq!(lines[0]["code"], Value::Null);
+    assert_eq!(lines[0]["error"], "network");
+    assert!(lines[0]["msg"].as_str().is_some_and(|m| !m.is_empty()));
+    let first_line = out.stdout.lines().next().unwrap();
+    assert!(
+        first_line.contains("\"ok\":false,\"code\":null,\"msg\":"),
+        "{first_line}"
+    );
+    for line in &lines[1..] {
+        assert_eq!(keys(line), ["ok", "token"]);
+        assert_eq!(line["ok"], true);
+    }
+    // The dropped request never reached the server: that token still works.
+    assert_eq!(run(server.ctl().args(["refresh", &tokens[0]])).code, 0);
+
+    // A proxy's HTML error page: an unreadable reply, also without a code.
+    let another = server.refresh_token();
+    server.admin_post(
+        "/__emulator/faults",
+        json!({"path": REFRESH_ROUTE, "method": "DELETE", "kind": "http502", "times": 1}),
+    );
+    let out = run(server.ctl().args(["revoke", &tokens[0], &another]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines = out.lines();
+    assert_eq!(lines[0]["code"], Value::Null);
+    assert_eq!(lines[0]["error"], "unexpected_reply");
+    assert!(
+        lines[0]["msg"].as_str().unwrap().contains("502"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[1]["ok"], true);
+    assert_eq!(server.request_count("DELETE /api/v1/app/token/refresh/"), 5);
+}
+
+#[test]
+fn revoke_against_an_unreachable_server_tries_every_token() {
+    let port = free_port();
+    let out = run(bare_ctl().args([
+        "--server",
+        &format!("http://127.0.0.1:{port}"),
+        "--app-code",
+        "Ab3dE6g8",
+        "--app-secret",
+        "top-secret-value",
+        "revoke",
+        "first-refresh-token",
+        "second-refresh-token",
+    ]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    for (line, prefix) in lines.iter().zip(["first-refr…", "second-ref…"]) {
+        assert_eq!(line["token"], prefix);
+        assert_eq!(line["ok"], false);
+        assert_eq!(line["code"], Value::Null);
+        assert_eq!(line["error"], "connect");
+    }
+    assert!(!out.stdout.contains("top-secret-value"));
+    assert!(!out.stdout.contains("first-refresh-token"));
+}
+
+#[test]
+fn revoke_with_nothing_to_revoke_is_a_usage_error() {
+    let server = TestServer::start();
+    let token = server.refresh_token();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "\n   \n\t\n").unwrap();
+    let empty = empty.to_str().unwrap();
+
+    let cases = [
+        (run(server.ctl().args(["revoke", "--file", empty])), empty),
+        (
+            run_with_stdin(server.ctl().args(["revoke", "--file", "-"]), "\n  \n"),
+            "standard input",
+        ),
+        (
+            run_with_stdin(server.ctl().args(["revoke", "--file", "-"]), ""),
+            "standard input",
+        ),
+        (
+            run(server.ctl().args(["revoke", &token, "  "])),
+            "argument 2 is empty",
+        ),
+        (
+            run(server.ctl().args([
+                "revoke",
+                "--file",
+                dir.path().join("missing.txt").to_str().unwrap(),
+            ])),
+            "cannot read",
+        ),
+    ];
+    for (out, mentioned) in cases {
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert_eq!(out.stdout, "");
+        assert!(
+            out.stderr.starts_with("geniusctl: error: "),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(mentioned), "{}", out.stderr);
+    }
+    // Nothing was sent, so the good token given next to the empty argument still works.
+    assert_eq!(server.request_count("DELETE /api/v1/app/token/refresh/"), 0);
+    assert_eq!(run(server.ctl().args(["refresh", &token])).code, 0);
 }
 
 #[test]
@@ -532,10 +696,7 @@ fn spawn_login(
 
 /// Plays the browser: login page, the emulator's 302 to the callback, the callback itself.
 fn browse_and_sign_in(server: &TestServer, login_url: &str, app_code: &str) {
-    assert_eq!(
-        login_url,
-        format!("{}/?appCode={app_code}", server.emulator.url())
-    );
+    assert_eq!(login_url, format!("{}/?appCode={app_code}", server.url()));
     server.runtime.block_on(async {
         let browser = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -545,7 +706,7 @@ fn browse_and_sign_in(server: &TestServer, login_url: &str, app_code: &str) {
         assert_eq!(page.status(), 200);
         let authorize = format!(
             "{}/__emulator/authorize?appCode={app_code}&uid={}",
-            server.emulator.url(),
+            server.url(),
             server.uid()
         );
         let redirect = browser.get(authorize).send().await.unwrap();
