@@ -14,6 +14,21 @@
 //!
 //! Token strings never leave this crate in any view, event, log or error: views carry a masked
 //! form ([`mask`]), the audit log a fingerprint ([`fingerprint`]).
+//!
+//! # Speed
+//!
+//! The Support view takes up to 10,000 tokens at once without stalling. The targets, checked by
+//! `cargo bench -p support` (benches/support.rs; `scripts/bench.sh` runs every benchmark), which
+//! exits non-zero when a median misses one:
+//!
+//! | step, 10,000 tokens | target |
+//! |---|---|
+//! | [`parse_tokens`] on ≈ 3 MB of messy text | < 250 ms |
+//! | [`SupportSession::load_text`]: parse, decode, signature check, rows | < 1 s |
+//! | full snapshot (what the UI fetches after a paste): build and serialize | < 100 ms |
+//! | progress event (no rows): build and serialize | < 1 ms |
+//!
+//! Tests check what is found and listed, never how fast.
 
 pub mod audit;
 pub mod cli;

@@ -613,13 +613,8 @@ impl SupportSession {
         }
         let now = now_ms() / 1000;
         let inspected = tokio::task::spawn_blocking(move || {
-            fresh
-                .into_iter()
-                .map(|token| {
-                    let inspection = inspect(&token, key.as_ref(), now);
-                    (token, inspection)
-                })
-                .collect::<Vec<_>>()
+            let inspections = inspect_many(&fresh, key.as_ref(), now);
+            fresh.into_iter().zip(inspections).collect::<Vec<_>>()
         })
         .await
         .map_err(|e| SupportError::Io(e.to_string()))?;
@@ -754,10 +749,11 @@ impl SupportSession {
         // Re-check the rows held (few or none on a fresh paste).
         let key = st.key;
         let now = now_ms() / 1000;
-        let mut any = false;
-        for row in st.rows.iter_mut() {
-            row.inspection = inspect(&row.token, key.as_ref(), now);
-            any = true;
+        let tokens: Vec<&str> = st.rows.iter().map(|r| r.token.as_str()).collect();
+        let inspections = inspect_many(&tokens, key.as_ref(), now);
+        let any = !inspections.is_empty();
+        for (row, inspection) in st.rows.iter_mut().zip(inspections) {
+            row.inspection = inspection;
         }
         if any || changed {
             st.touch_all();
@@ -1276,6 +1272,35 @@ impl SupportSession {
             session.flush();
         });
     }
+}
+
+/// Inspects `tokens` in order, on every core: a signature check is the costly part, and 10,000
+/// of them take about half a second on one core (`cargo bench -p support`).
+fn inspect_many<T: AsRef<str> + Sync>(
+    tokens: &[T],
+    key: Option<&VerifyingKey>,
+    now: i64,
+) -> Vec<Inspection> {
+    let inspect_all = |part: &[T]| -> Vec<Inspection> {
+        part.iter().map(|t| inspect(t.as_ref(), key, now)).collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || tokens.len() < 512 {
+        return inspect_all(tokens);
+    }
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = tokens
+            .chunks(tokens.len().div_ceil(threads))
+            .map(|part| scope.spawn(move || inspect_all(part)))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| {
+                part.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 /// The rows `selection` names that exist, each once.
