@@ -900,6 +900,8 @@ impl AccountService {
             .max(Duration::from_secs(1))
     }
 
+    /// Downloads the session user's avatar in the background; "avatar" is busy meanwhile.
+    /// A refused or failed download leaves the initials (or the cached image) in place.
     fn spawn_avatar_fetch(&self, server: String) {
         let Some(url) = self
             .state()
@@ -912,27 +914,30 @@ impl AccountService {
         if url.is_empty() {
             return;
         }
+        let busy = BusyGuard::new(&self.inner, "avatar");
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let Some(service) = upgrade(&weak) else {
                 return;
             };
             let fetched = service.inner.avatars.fetch(&url, &server).await;
-            if let Err(err) = &fetched {
-                // Not worth a banner (initials stand in), but worth a line for whoever debugs it.
-                eprintln!("genius-account: {err}");
-            }
-            if let Ok(data) = fetched {
-                if let Some(session) = service
-                    .state()
-                    .session
-                    .as_mut()
-                    .filter(|s| s.user.avatar_url == url)
-                {
-                    session.avatar = Some(data);
+            match fetched {
+                Ok(data) => {
+                    if let Some(session) = service
+                        .state()
+                        .session
+                        .as_mut()
+                        .filter(|s| s.user.avatar_url == url)
+                    {
+                        session.avatar = Some(data);
+                    }
                 }
-                service.notify();
+                // Not worth a banner (initials stand in), but worth a line for whoever
+                // debugs it. Avatar URLs are public.
+                Err(err) => eprintln!("genius-account: {err}"),
             }
+            drop(busy);
+            service.notify();
         });
     }
 

@@ -345,6 +345,12 @@ impl Harness {
 
     pub async fn with(options: Options) -> Harness {
         let emu = Emu::start().await;
+        let server = emu.url().to_owned();
+        Harness::with_server(options, emu, &server).await
+    }
+
+    /// A harness whose profile points at `server` (e.g. a [`TestServer`] in front of `emu`).
+    pub async fn with_server(options: Options, emu: Emu, server: &str) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(RecordingStore::default());
         let service = make_service(&dir, store.clone(), &options);
@@ -354,7 +360,7 @@ impl Harness {
             .save_profile(ProfileInput {
                 id: None,
                 name: "Emulator".into(),
-                server: emu.url().to_owned(),
+                server: server.to_owned(),
                 app_code: emu.info.app_code.clone(),
                 callback: free_callback(),
                 app_secret: Some(emu.info.app_secret.clone()),
@@ -374,7 +380,11 @@ impl Harness {
 
     /// Signs the first seeded user in with a freshly minted login token.
     pub async fn sign_in(&self, payload: Option<&str>) -> Snapshot {
-        let token = self.emu.login_token(self.emu.uid());
+        self.sign_in_as(self.emu.uid(), payload).await
+    }
+
+    pub async fn sign_in_as(&self, uid: u64, payload: Option<&str>) -> Snapshot {
+        let token = self.emu.login_token(uid);
         self.service
             .run(
                 "signin",
@@ -454,6 +464,28 @@ pub fn state(snapshot: &Snapshot) -> Option<SessionState> {
 
 pub fn now_ms() -> i64 {
     account::service::now_ms()
+}
+
+/// Polls the service's own current snapshot (not the recorded events, which may arrive out
+/// of order) until `cond` holds.
+pub async fn wait_until(
+    service: &AccountService,
+    what: &str,
+    cond: impl Fn(&Snapshot) -> bool,
+) -> Snapshot {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let snapshot = service.snapshot();
+        if cond(&snapshot) {
+            return snapshot;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {}",
+            serde_json::to_string(&snapshot).unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// What [`TestServer`] answers on one path.
