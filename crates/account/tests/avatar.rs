@@ -5,7 +5,6 @@
 
 mod common;
 
-
 use account::avatar::MAX_AVATAR_BYTES;
 use account::snapshot::SessionState;
 use common::*;
