@@ -365,3 +365,197 @@ fn only_what_the_capability_grants_is_callable() {
     let denied = other.invoke("get_state", json!({})).unwrap_err();
     assert!(denied.as_str().unwrap().contains("not allowed"), "{denied}");
 }
+
+fn free_callback() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}/callback")
+}
+
+/// Asks `get_state` until `cond` holds: what happens after a browser redirect arrives in the
+/// background, as `state` events.
+fn wait_for_state(app: &App, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = app.ok("get_state", json!({}));
+        if cond(&state) {
+            return state;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The commands around sign-in, profiles and storage, over IPC: browser sign-in with a
+/// simulated redirect, cancel, the file store and back, switching, forgetting and deleting
+/// profiles. Every secret either store ever held is looked for in every reply and event.
+#[test]
+fn browser_sign_in_profiles_and_storage_over_ipc_never_leak_secrets() {
+    // tauri-plugin-opener hands the URL to xdg-open, which then runs $BROWSER: `true` opens
+    // nothing. The test plays the browser itself.
+    std::env::set_var("BROWSER", "true");
+    let app = App::start();
+    let emu = tauri::async_runtime::block_on(geniusauth_emulator::Emulator::start(
+        geniusauth_emulator::Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database: geniusauth_emulator::Database::Memory,
+            seed: None,
+        },
+    ))
+    .unwrap();
+    let info = emu.info().clone();
+    let uid = info.users[0].id;
+    let mut secrets: BTreeSet<String> = BTreeSet::new();
+    let secrets_file = app.dir.path().join("data/secrets.json");
+    let collect = |secrets: &mut BTreeSet<String>| {
+        secrets.extend(app.secrets_in_keyring_file());
+        secrets.extend(read_store(&secrets_file));
+    };
+
+    let callback = free_callback();
+    let state = app.ok(
+        "save_profile",
+        json!({"profile": {"name": "Mine", "server": info.url, "appCode": info.app_code,
+                           "callback": callback, "appSecret": info.app_secret}}),
+    );
+    let first = state["activeProfileId"].as_str().unwrap().to_owned();
+
+    // Browser sign-in: the reply says a sign-in is pending and where the browser was sent.
+    let state = app.ok("sign_in_browser", json!({"payload": "浏览器"}));
+    assert_eq!(state["signIn"]["method"], "browser", "{state}");
+    assert_eq!(
+        state["signIn"]["url"],
+        format!("{}/?appCode={}", info.url, info.app_code)
+    );
+    assert!(state["signIn"]["expiresAt"].as_i64().unwrap() > 0);
+    // The browser comes back from GeniusAuth with a login token.
+    let login = emu.login_token(&info.app_code, uid).unwrap();
+    let page =
+        tauri::async_runtime::block_on(reqwest::get(format!("{callback}?token={login}"))).unwrap();
+    assert_eq!(page.status(), 200);
+    let state = wait_for_state(&app, "the browser sign-in", |s| {
+        session_state(s) == Some("signed-in")
+    });
+    assert_eq!(state["signIn"], Value::Null);
+    assert_eq!(state["session"]["user"]["userId"], uid);
+    assert_eq!(state["session"]["refresh"]["payload"], "浏览器");
+    collect(&mut secrets);
+
+    // Cancel: no sign-in pending, no error, the session untouched.
+    let state = app.ok("sign_in_browser", json!({}));
+    assert!(state["signIn"].is_object());
+    let state = app.ok("cancel_sign_in", json!({}));
+    assert_eq!(state["signIn"], Value::Null);
+    assert_eq!(state["error"], Value::Null);
+    assert_eq!(session_state(&state), Some("signed-in"));
+
+    // To the unencrypted file and back: the session goes on.
+    let state = app.ok("use_file_store", json!({"enabled": true}));
+    assert_eq!(state["storage"]["backend"], "file", "{state}");
+    assert_eq!(state["storage"]["fileOptIn"], true);
+    assert_eq!(session_state(&state), Some("signed-in"));
+    collect(&mut secrets);
+    assert!(
+        read_store(&secrets_file).contains(&info.app_secret),
+        "the secrets moved to the file"
+    );
+    let state = app.ok("use_file_store", json!({"enabled": false}));
+    assert_eq!(state["storage"]["backend"], "keyring");
+    assert_eq!(state["storage"]["fileOptIn"], false);
+    assert!(!read_store(&secrets_file).contains(&info.app_secret));
+    assert_eq!(session_state(&state), Some("signed-in"));
+    // Without its argument Tauri refuses the call before the command runs.
+    assert!(app.invoke("use_file_store", json!({})).is_err());
+
+    // A second profile (the same app here): active, signed out; back to the first restores.
+    let state = app.ok(
+        "save_profile",
+        json!({"profile": {"name": "Second", "server": info.url, "appCode": info.app_code,
+                           "callback": free_callback(), "appSecret": info.app_secret}}),
+    );
+    let second = state["activeProfileId"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert_eq!(state["session"], Value::Null);
+    let state = app.ok("switch_profile", json!({"id": first}));
+    assert_eq!(state["activeProfileId"], first.as_str());
+    assert_eq!(session_state(&state), Some("signed-in"));
+    let (code, _) = app.rejected("switch_profile", json!({"id": "p99"}));
+    assert_eq!(code, "no_profile");
+
+    // Forget: signed out here; the server still honours the token (the client checks it).
+    let stored = app.secrets_in_keyring_file();
+    let state = app.ok("forget_session", json!({}));
+    assert_eq!(state["session"], Value::Null);
+    let (code, _) = app.rejected("forget_session", json!({}));
+    assert_eq!(code, "no_session");
+    let forgotten: Vec<String> = stored
+        .difference(&app.secrets_in_keyring_file())
+        .cloned()
+        .collect();
+    assert_eq!(
+        forgotten.len(),
+        1,
+        "exactly the refresh token left the store"
+    );
+    let client = geniusauth::Client::new(
+        geniusauth::Config::new(info.app_code.clone(), info.app_secret.clone())
+            .with_base_url(&info.url)
+            .unwrap(),
+    )
+    .unwrap();
+    tauri::async_runtime::block_on(client.refresh_access_token(&forgotten[0]))
+        .expect("a forgotten token stays valid on the server");
+
+    // Signed in again by paste, then the profile is deleted from the other one.
+    let login = emu.login_token(&info.app_code, uid).unwrap();
+    let state = app.ok("sign_in_paste", json!({"token": login}));
+    assert_eq!(session_state(&state), Some("signed-in"));
+    collect(&mut secrets);
+    app.ok("switch_profile", json!({"id": second}));
+    let state = app.ok("delete_profile", json!({"id": first}));
+    let ids: Vec<&str> = state["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second.as_str()]);
+    assert_eq!(state["activeProfileId"], second.as_str());
+    let (code, _) = app.rejected("delete_profile", json!({"id": first}));
+    assert_eq!(code, "no_profile");
+    let state = app.ok("delete_profile", json!({"id": second}));
+    assert_eq!(state["profiles"], json!([]));
+    assert_eq!(state["activeProfileId"], Value::Null);
+    assert!(
+        app.secrets_in_keyring_file().is_empty(),
+        "deleting the profiles removed their secrets"
+    );
+
+    assert!(secrets.contains(&info.app_secret));
+    assert!(
+        secrets.iter().filter(|s| s.starts_with("eyJ")).count() >= 2,
+        "two sign-ins stored two refresh tokens"
+    );
+    let events = app.events.lock().unwrap().clone();
+    assert!(events.len() >= 15, "only {} state events", events.len());
+    let replies = app.replies.lock().unwrap().clone();
+    for text in events.iter().chain(replies.iter().map(|(_, t)| t)) {
+        for secret in &secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret leaked into: {text}"
+            );
+        }
+        assert!(!has_jwt(text), "a whole token leaked into: {text}");
+    }
+    let settings = std::fs::read_to_string(app.dir.path().join("settings.json")).unwrap();
+    for secret in &secrets {
+        assert!(!settings.contains(secret.as_str()));
+    }
+}
