@@ -74,14 +74,16 @@ const BUSY = {
  * current error. Resolves {ok, value} or {ok:false, error}; never throws.
  */
 export async function run(cmd, args, { busy = BUSY[cmd], silent = false } = {}) {
+  // A new action supersedes the last failure, as on the Rust side (a background read does not).
+  if (!silent && cmd !== 'get_state') store.localError = null;
   if (busy) {
     store.localBusy.set(busy, (store.localBusy.get(busy) ?? 0) + 1);
-    changed();
   }
+  changed();
   try {
     const value = await invoke(cmd, args);
-    if (isSnapshot(value)) store.snap = value;
-    if (store.localError?.cmd === cmd) store.localError = null;
+    // Through the revision check: the reply may be older than an event that overtook it.
+    if (isSnapshot(value)) setSnapshot(value);
     return { ok: true, value };
   } catch (error) {
     if (!silent) store.localError = { ...error, at: error.at ?? Date.now(), cmd };

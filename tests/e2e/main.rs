@@ -3,6 +3,7 @@
 //! state go to `target/e2e-screenshots/`.
 
 mod harness;
+mod states;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -51,6 +52,30 @@ impl Server {
         response.json().await.unwrap()
     }
 
+    /// Registers an app with `callback`; its appCode and appSecret.
+    async fn register_app(&self, name: &str, callback: &str) -> (String, String) {
+        let app = self
+            .admin(
+                "/__emulator/apps",
+                json!({"name": name, "callback": callback}),
+            )
+            .await;
+        (
+            app["appCode"].as_str().unwrap().to_owned(),
+            app["appSecret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    async fn clear_faults(&self) {
+        let response = self
+            .http
+            .delete(self.url("/__emulator/faults"))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+
     /// How many requests the emulator received for `METHOD /path`.
     async fn count(&self, route: &str) -> u64 {
         let counts: Value = self
@@ -79,19 +104,25 @@ impl Server {
 
 const REFRESH_ROUTE: &str = "POST /api/v1/app/token/refresh/";
 
+/// Fills in the first-run setup screen for the app registered on `server`, as a user would.
+async fn set_up_profile(app: &App, server: &Server, app_code: &str, secret: &str, callback: &str) {
+    app.el("setup").await;
+    app.script_click("preset-custom").await;
+    app.type_into("profile-name", "Local").await;
+    app.type_into("profile-server", server.emulator.url()).await;
+    app.type_into("profile-appcode", app_code).await;
+    app.type_into("profile-callback", callback).await;
+    app.type_into("profile-secret", secret).await;
+    app.click("btn-save-profile").await;
+    app.wait_state("signed-out").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     let server = Server::start().await;
     let callback_port = free_port();
     let callback = format!("http://127.0.0.1:{callback_port}/callback");
-    let app_reg = server
-        .admin(
-            "/__emulator/apps",
-            json!({"name": "E2E 桌面端", "callback": callback}),
-        )
-        .await;
-    let app_code = app_reg["appCode"].as_str().unwrap().to_owned();
-    let app_secret = app_reg["appSecret"].as_str().unwrap().to_owned();
+    let (app_code, app_secret) = server.register_app("E2E 桌面端", &callback).await;
     let users = server.emulator.info().users.clone();
 
     let app = App::launch(&[], &[("LANG", "en_US.UTF-8")]).await;
@@ -99,14 +130,7 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     // First run: the setup screen, filled in for a local server.
     app.el("setup").await;
     app.screenshot("01-setup").await;
-    app.script_click("preset-custom").await;
-    app.type_into("profile-name", "Local").await;
-    app.type_into("profile-server", server.emulator.url()).await;
-    app.type_into("profile-appcode", &app_code).await;
-    app.type_into("profile-callback", &callback).await;
-    app.type_into("profile-secret", &app_secret).await;
-    app.click("btn-save-profile").await;
-    app.wait_state("signed-out").await;
+    set_up_profile(&app, &server, &app_code, &app_secret, &callback).await;
     app.screenshot("02-signed-out").await;
 
     // Sign in by pasting a login token.

@@ -1,0 +1,199 @@
+//! The session's other states through the real window: offline while the server is unreachable
+//! (and back), expired after the user's tokens are revoked elsewhere, the under-24-hours warning;
+//! and the polish around them: the keyboard alone, dark mode, a 640×480 window.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use serde_json::{json, Value};
+
+use crate::harness::{free_port, App, WAIT};
+use crate::{set_up_profile, Server, REFRESH_ROUTE};
+
+/// Presses Tab until the element with `testid` has the focus; panics after 80 presses.
+async fn tab_to(app: &App, testid: &str) {
+    let focused = "return document.activeElement?.dataset?.testid ?? null;";
+    for _ in 0..80 {
+        if app.client.execute(focused, vec![]).await.unwrap() == json!(testid) {
+            return;
+        }
+        let active = app.client.active_element().await.unwrap();
+        active
+            .send_keys(&char::from(Key::Tab).to_string())
+            .await
+            .unwrap();
+    }
+    panic!("Tab never reached {testid}");
+}
+
+/// The relative luminance (0 black … 1 white) of an element's computed background colour.
+async fn background_luminance(app: &App, css: &str) -> f64 {
+    let script =
+        "const c = getComputedStyle(document.querySelector(arguments[0])).backgroundColor; \
+                  return c.match(/[\\d.]+/g).slice(0, 3).map(Number);";
+    let rgb = app.client.execute(script, vec![json!(css)]).await.unwrap();
+    let channel = |i: usize| {
+        let c = rgb[i].as_f64().unwrap() / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(0) + 0.7152 * channel(1) + 0.0722 * channel(2)
+}
+
+async fn wait_until(app: &App, what: &str, script: &str) {
+    let start = Instant::now();
+    while app.client.execute(script, vec![]).await.unwrap() != Value::Bool(true) {
+        assert!(start.elapsed() < WAIT, "{what} never happened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_goes_offline_and_back_expires_when_revoked_and_warns_before_its_end() {
+    let server = Server::start().await;
+    let callback = format!("http://127.0.0.1:{}/callback", free_port());
+    let (app_code, app_secret) = server.register_app("E2E 状态", &callback).await;
+    let user = server.emulator.info().users[2].clone();
+
+    let app = App::launch(&[], &[("LANG", "en_US.UTF-8")]).await;
+    set_up_profile(&app, &server, &app_code, &app_secret, &callback).await;
+    let token = server.emulator.login_token(&app_code, user.id).unwrap();
+    app.type_into("signin-paste-input", &token).await;
+    app.click("signin-paste-submit").await;
+    app.wait_state("signed-in").await;
+    app.wait_text("user-name", |t| t.trim() == user.name).await;
+    let avatar = "const img = document.querySelector('[data-testid=\"user-avatar\"] img'); \
+                  return !!img && img.complete && img.naturalWidth > 0;";
+    let start = Instant::now();
+    while app.client.execute(avatar, vec![]).await.unwrap() != Value::Bool(true) {
+        if start.elapsed() > WAIT {
+            let state = "const done = arguments[arguments.length - 1]; \
+                         window.__TAURI__.core.invoke('get_state').then(s => done(JSON.stringify(s.session.user).slice(0, 300)));";
+            let html = "return document.querySelector('[data-testid=\"user-avatar\"]').outerHTML.slice(0, 300);";
+            panic!(
+                "no avatar: {:?} {:?}",
+                app.client.execute(html, vec![]).await,
+                app.client.execute_async(state, vec![]).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.screenshot("19-signed-in").await;
+
+    // The keyboard alone: Tab reaches "Refresh", the focus is visible, Enter presses it.
+    app.client
+        .execute("document.activeElement?.blur(); window.focus();", vec![])
+        .await
+        .unwrap();
+    tab_to(&app, "btn-refresh").await;
+    let ring = "const s = getComputedStyle(document.activeElement); \
+                return s.outlineStyle !== 'none' || s.boxShadow !== 'none';";
+    assert_eq!(
+        app.client.execute(ring, vec![]).await.unwrap(),
+        json!(true),
+        "the focused button shows a focus ring"
+    );
+    app.screenshot("20-keyboard-focus").await;
+    let before = server.count(REFRESH_ROUTE).await;
+    let active = app.client.active_element().await.unwrap();
+    active
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+    server.wait_count(REFRESH_ROUTE, before + 1).await;
+
+    // The server drops every refresh: the session shows offline and is kept.
+    let path = "/api/v1/app/token/refresh/";
+    server
+        .admin("/__emulator/faults", json!({"path": path, "kind": "drop"}))
+        .await;
+    app.click("btn-refresh").await;
+    app.wait_state("offline").await;
+    app.el("offline-banner").await;
+    assert_eq!(app.text("user-name").await.trim(), user.name);
+    assert!(app.text("refresh-expires").await.trim().len() > 1);
+    app.screenshot("21-offline").await;
+    // Back online: the next refresh works and the session is signed in again.
+    server.clear_faults().await;
+    app.click("btn-refresh").await;
+    app.wait_state("signed-in").await;
+    assert_eq!(app.text("user-name").await.trim(), user.name);
+
+    // Dark mode: the page turns dark and back.
+    let light = background_luminance(&app, "body").await;
+    app.click("theme-dark").await;
+    let start = Instant::now();
+    let dark = loop {
+        let now = background_luminance(&app, "body").await;
+        if now < 0.1 || start.elapsed() > WAIT {
+            break now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        dark < 0.1 && light > 0.5,
+        "dark mode background luminance {dark}, light {light}"
+    );
+    app.screenshot("22-dark").await;
+    app.click("theme-light").await;
+
+    // 640×480: nothing sticks out sideways, and the session's buttons can still be reached.
+    app.client.set_window_size(640, 480).await.unwrap();
+    wait_until(
+        &app,
+        "the window to shrink",
+        "return window.innerWidth <= 640;",
+    )
+    .await;
+    let overflow = "return document.documentElement.scrollWidth <= window.innerWidth + 1;";
+    assert_eq!(
+        app.client.execute(overflow, vec![]).await.unwrap(),
+        json!(true),
+        "no horizontal scrolling at 640×480"
+    );
+    app.screenshot("23-small-640x480").await;
+    app.click("btn-revoke").await;
+    app.el("dialog-revoke").await;
+    app.screenshot("24-small-revoke-dialog").await;
+    app.click("btn-dialog-cancel").await;
+    app.client.set_window_size(900, 640).await.unwrap();
+
+    // Revoked elsewhere (every token of the user): the next refresh shows the session expired.
+    server
+        .admin(
+            &format!("/__emulator/users/{}/revoke-all", user.id),
+            json!({}),
+        )
+        .await;
+    app.click("btn-refresh").await;
+    app.wait_state("expired").await;
+    app.el("expired-panel").await;
+    app.el("btn-signin-again").await;
+    app.screenshot("25-expired").await;
+
+    // A session with less than a day left: the refresh token was issued six and a half days ago
+    // by the server's clock, so its seven days end in twelve hours.
+    let token = server.emulator.login_token(&app_code, user.id).unwrap();
+    let six_and_a_half_days = -(6 * 86_400 + 12 * 3_600);
+    server
+        .admin(
+            "/__emulator/clock",
+            json!({"offsetSeconds": six_and_a_half_days}),
+        )
+        .await;
+    app.type_into("signin-paste-input", &token).await;
+    app.click("signin-paste-submit").await;
+    app.wait_state("signed-in").await;
+    app.el("refresh-expiring-soon").await;
+    // The new sign-in superseded the last session's failure: no stale banner.
+    assert_eq!(app.error_text().await, None);
+    app.screenshot("26-expiring-soon").await;
+
+    app.quit().await;
+    tokio::time::timeout(Duration::from_secs(10), server.emulator.shutdown())
+        .await
+        .expect("the emulator shuts down");
+}
