@@ -93,7 +93,7 @@ const en = {
   'form.err.serverHttps': 'Use https:// — plain http is only allowed for 127.0.0.1 and localhost.',
   'form.err.appCodeEmpty': 'Enter the appCode.',
   'form.err.appCode': 'The appCode is exactly 8 letters or digits.',
-  'form.err.callback': 'Use a loopback URL with a port, such as http://127.0.0.1:47150/callback.',
+  'form.err.callback': 'Use http://127.0.0.1 with a port, such as http://127.0.0.1:47150/callback (the app listens on 127.0.0.1 only).',
   'form.err.secretBlank': 'The secret cannot be only spaces.',
 
   'setup.welcome': 'Welcome to Genius Account',
@@ -123,6 +123,8 @@ const en = {
   'offline.nextRetry': 'Next retry at {time}',
   'offline.since': 'Offline since {time}',
   'offline.retrying': 'retrying…',
+  'retry.title': 'Renewing the access token failed; the session is kept',
+  'retry.next': 'Trying again at {time} ({attempts} failed so far)',
 
   'signin.title': 'Sign in to {name}',
   'signin.browser': 'Sign in with browser',
@@ -436,7 +438,7 @@ const zh = {
   'form.err.serverHttps': '请使用 https://，只有 127.0.0.1 和 localhost 可以使用 http。',
   'form.err.appCodeEmpty': '请输入 appCode。',
   'form.err.appCode': 'appCode 必须是 8 位字母或数字。',
-  'form.err.callback': '请使用带端口的本机回环地址，例如 http://127.0.0.1:47150/callback。',
+  'form.err.callback': '请使用带端口的 http://127.0.0.1 地址，例如 http://127.0.0.1:47150/callback（应用只在 127.0.0.1 上监听）。',
   'form.err.secretBlank': '密钥不能只包含空格。',
 
   'setup.welcome': '欢迎使用 Genius Account',
@@ -466,6 +468,8 @@ const zh = {
   'offline.nextRetry': '将于 {time} 重试',
   'offline.since': '自 {time} 起离线',
   'offline.retrying': '正在重试…',
+  'retry.title': '访问令牌续期失败，会话已保留',
+  'retry.next': '将于 {time} 再次尝试（已失败 {attempts} 次）',
 
   'signin.title': '登录 {name}',
   'signin.browser': '使用浏览器登录',

@@ -26,6 +26,21 @@ async fn tab_to(app: &App, testid: &str) {
     panic!("Tab never reached {testid}");
 }
 
+/// Changes the active profile's app secret through its edit dialog.
+async fn set_secret(app: &App, secret: &str) {
+    app.click("profile-switcher").await;
+    app.click("btn-edit-profile").await;
+    app.el("dialog-profile").await;
+    app.type_into("profile-secret", secret).await;
+    app.click("btn-save-profile").await;
+    wait_until(
+        app,
+        "the profile dialog to close",
+        "return !document.querySelector('[data-testid=\"dialog-profile\"]');",
+    )
+    .await;
+}
+
 /// The relative luminance (0 black … 1 white) of an element's computed background colour.
 async fn background_luminance(app: &App, css: &str) -> f64 {
     let script =
@@ -157,9 +172,34 @@ async fn the_session_goes_offline_and_back_expires_when_revoked_and_warns_before
     app.screenshot("23-small-640x480").await;
     app.click("btn-revoke").await;
     app.el("dialog-revoke").await;
-    app.screenshot("24-small-revoke-dialog").await;
+    app.screenshot("23-small-revoke-dialog").await;
     app.click("btn-dialog-cancel").await;
     app.client.set_window_size(900, 640).await.unwrap();
+
+    // A refused app secret (code 6) is not the network and not the end of the session: it is
+    // kept, signed in, and retried; once the secret is right again the manual retry works.
+    set_secret(&app, "wrong-secret").await;
+    app.click("btn-refresh").await;
+    app.el("retry-banner").await;
+    app.wait_state("signed-in").await;
+    assert_eq!(app.text("user-name").await.trim(), user.name);
+    app.client
+        .execute(
+            "document.querySelector('[data-testid=\"retry-banner\"]').scrollIntoView({block: 'center'});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    app.screenshot("24-retry-after-code-6").await;
+    set_secret(&app, &app_secret).await;
+    app.click("btn-refresh").await;
+    wait_until(
+        &app,
+        "the retry banner to go",
+        "return !document.querySelector('[data-testid=\"retry-banner\"]');",
+    )
+    .await;
+    app.wait_state("signed-in").await;
 
     // Revoked elsewhere (every token of the user): the next refresh shows the session expired.
     server

@@ -54,3 +54,19 @@ export function offlineBanner(session) {
       off.message ? h('p', { class: 'banner-meta', text: off.message }) : null,
       off.since ? h('p', { class: 'banner-meta', text: t('offline.since', { time: fmtDateTime(off.since) }) }) : null));
 }
+
+/** A refresh that failed for a reason other than the network: the session is kept and retried. */
+export function retryBanner(session) {
+  const retry = session?.retry;
+  if (session?.state !== 'signed-in' || !retry) return null;
+  return h('div', { class: 'banner banner-warning', role: 'status', testid: 'retry-banner' },
+    icon('rotate', { cls: 'banner-icon' }),
+    h('div', { class: 'banner-body' },
+      h('p', { class: 'banner-title', text: t('retry.title') }),
+      h('p', {},
+        retry.nextRetryAt
+          ? [t('retry.next', { time: fmtTime(retry.nextRetryAt), attempts: retry.attempts ?? 1 }), ' · ',
+            countdown(retry.nextRetryAt, { testid: 'retry-in', cls: 'inline', doneKey: 'offline.retrying' })]
+          : null),
+      retry.message ? h('p', { class: 'banner-meta', text: retry.message }) : null));
+}

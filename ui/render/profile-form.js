@@ -58,7 +58,8 @@ export function validate(state) {
 
   let c = null;
   try { c = new URL(v.callback.trim()); } catch { /* invalid */ }
-  if (!c || c.protocol !== 'http:' || !LOOPBACK.has(c.hostname) || !c.port) e.callback = t('form.err.callback');
+  // The app listens on 127.0.0.1 only (not ::1, and "localhost" may resolve to either).
+  if (!c || c.protocol !== 'http:' || c.hostname !== '127.0.0.1' || !c.port) e.callback = t('form.err.callback');
 
   if (v.appSecret.length > 0 && !v.appSecret.trim()) e.appSecret = t('form.err.secretBlank');
   return e;

@@ -7,7 +7,7 @@ import { renderHeader } from './header.js';
 import { renderSetup } from './setup.js';
 import { renderSignedOut, renderExpired } from './signin.js';
 import { renderSession } from './session.js';
-import { errorBanner, storageBanner, offlineBanner } from './banners.js';
+import { errorBanner, storageBanner, offlineBanner, retryBanner } from './banners.js';
 import { icon } from './widgets.js';
 import { renderSupport } from './support.js';
 import { renderAudit } from './audit.js';
@@ -111,6 +111,7 @@ function renderMain(snap) {
       statusPill(state)),
     banners,
     offlineBanner(s),
+    retryBanner(s),
     body);
 }
 
