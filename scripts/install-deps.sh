@@ -24,13 +24,14 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 
 # Build: Tauri v2 on Linux (webkit2gtk 4.1 and friends). Run: Xvfb, fonts with CJK glyphs.
-# Tests: WebKitWebDriver, a Secret Service (gnome-keyring) on a private D-Bus, imagemagick.
+# Tests: WebKitWebDriver, a Secret Service (gnome-keyring) on a private D-Bus, imagemagick;
+# benchmarks: xwininfo (x11-utils) to see the window come up.
 # Packages (scripts/package.sh, package-test.sh): rpm to read the .rpm, desktop-file-validate.
 PACKAGES=(
   build-essential pkg-config curl file python3
   libwebkit2gtk-4.1-dev libgtk-3-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev
   librsvg2-dev libxdo-dev libssl-dev libdbus-1-dev
-  xvfb xauth imagemagick webkit2gtk-driver
+  xvfb xauth x11-utils imagemagick webkit2gtk-driver
   dbus dbus-x11 gnome-keyring libsecret-tools
   fonts-noto-cjk fonts-dejavu-core xdg-utils librsvg2-bin
   rpm desktop-file-utils
