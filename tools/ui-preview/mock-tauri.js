@@ -344,7 +344,7 @@
   }
 
   const sup = {
-    version: 1, rows: [], byId: new Map(), tokens: new Map(), owners: new Map(), ownersPending: false,
+    version: 1, epoch: 0, rows: [], byId: new Map(), tokens: new Map(), owners: new Map(), ownersPending: false,
     parse: null, progress: { running: false, total: 0, done: 0, inFlight: 0, revoked: 0, alreadyInvalid: 0, failed: 0, cancelled: 0, cancelRequested: false, startedAt: null, finishedAt: null },
     nextId: 0, revokedBefore: new Set(), dirty: new Set(), dirtyOwners: new Set(), full: false, cancel: false,
     audit: [],
@@ -352,7 +352,7 @@
   const supMask = (tok) => `${tok.slice(0, 6)}…${tok.slice(-4)}`;
   function supStatus(full) {
     return {
-      version: sup.version, full, rows: [], owners: {}, ownersPending: sup.ownersPending, ownerError: null,
+      version: sup.version, rowsEpoch: sup.epoch, full, rows: [], owners: {}, ownersPending: sup.ownersPending, ownerError: null,
       key: 'ok', keyError: null, parse: sup.parse, progress: { ...sup.progress },
       failedRows: sup.rows.filter((r) => r.state === 'error').length, rowCount: sup.rows.length,
       auditError: null, auditPath: '/home/lin/.local/share/club.ncuhome.genius-account/support-audit.jsonl',
@@ -365,11 +365,14 @@
     s.owners = Object.fromEntries([...sup.owners].map(([k, o]) => [String(k), o]));
     return s;
   }
+  // Like the Rust side, events never carry the whole list: a new list is a new rowsEpoch, and
+  // the UI fetches it with support_state.
   function supEmit(full = false) {
     sup.version++;
     let payload;
     if (full || sup.full) {
-      payload = supFull();
+      sup.epoch++;
+      payload = supStatus(false);
     } else {
       payload = supStatus(false);
       payload.rows = [...sup.dirty].map((id) => ({ ...sup.byId.get(id) }));

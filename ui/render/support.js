@@ -15,25 +15,33 @@ import { virtualBody } from './vlist.js';
 const sup = {
   loaded: false,
   version: -1,
+  epoch: -1, // rowsEpoch of the rows held: an event of another epoch means "fetch the list"
   status: null, // the snapshot without rows/owners
   rows: new Map(), // id → row
   order: [], // ids in input order
   owners: new Map(), // "uid" → owner
-  rowsVersion: 0,
+  /** Bumped when the visible rows must be filtered and sorted again (see `visibleRows`). */
+  setVersion: 0,
+  /** Events that arrived while the full list is being fetched; null when not fetching. */
+  queued: null,
 };
 
 /** UI-only state of the view. */
 const ui = {
   q: '',
   app: '',
+  owner: '', // '' all, 'none' tokens without an owner, or a user id
   state: '',
   sort: { key: '', dir: 1 },
   selected: new Set(),
   append: false,
   input: null, // the textarea, kept across renders (it may hold megabytes)
+  ownerSelect: null, // the owner filter, kept across renders (it may list thousands)
+  ownerSelectKey: '',
 };
 
-let viewCache = { key: '', rows: [] };
+/** The filtered, sorted rows, and where each row is in them. */
+let view = { key: '', rows: [], pos: new Map() };
 
 /** "6 d left", "5 h left", "12 min left". */
 function fmtLeft(ms) {
@@ -43,15 +51,20 @@ function fmtLeft(ms) {
   return t('support.leftMinutes', { n: min });
 }
 
-const shortFormats = new Map();
-/** "Mar 15, 12:00" / "3月15日 12:00": the table's narrow date (the details show the year). */
-export function fmtShort(ms) {
-  const locale = getLocale();
-  if (!shortFormats.has(locale)) {
-    shortFormats.set(locale, new Intl.DateTimeFormat(locale, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }));
-  }
-  return shortFormats.get(locale).format(new Date(ms));
+const formats = new Map();
+function fmtWith(kind, opts, ms) {
+  const key = `${getLocale()}|${kind}`;
+  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(getLocale(), opts));
+  return formats.get(key).format(new Date(ms));
 }
+/** "Mar 15" / "3月15日" (with the year when it is not this year): the table's narrow date. */
+export function fmtDay(ms) {
+  const sameYear = new Date(ms).getFullYear() === new Date().getFullYear();
+  return sameYear
+    ? fmtWith('day', { month: 'short', day: 'numeric' }, ms)
+    : fmtWith('dayYear', { year: 'numeric', month: 'short', day: 'numeric' }, ms);
+}
+const fmtClock = (ms) => fmtWith('clock', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }, ms);
 
 export function supportStatus() {
   return sup.status;
@@ -62,38 +75,87 @@ export function ensureSupport() {
   if (sup.loaded) return;
   sup.loaded = true;
   onEvent('support', applySupport).catch(() => {});
-  run('support_state', undefined, { busy: null, silent: true }).then((res) => {
-    if (res.ok) applySupport(res.value);
-  });
+  reload(null);
 }
 
+/**
+ * Applies an event or a command's reply (docs/ipc.md, "Support"). Both are partial: the rows
+ * and owners that changed. A new `rowsEpoch` means the list itself changed and comes with no
+ * rows: the whole list is fetched (`support_state`), and what arrives meanwhile is queued and
+ * applied on top if it is newer.
+ */
 function applySupport(s) {
   if (!s || typeof s !== 'object' || typeof s.version !== 'number') return;
-  if (s.version < sup.version) return; // stale: a newer snapshot is applied already
-  sup.version = s.version;
+  if (sup.queued) { sup.queued.push(s); return; }
+  if (s.version <= sup.version) return; // stale: a newer snapshot is applied already
+  if (s.rowsEpoch !== sup.epoch) { reload(s); return; }
+  applyPartial(s);
+}
+
+async function reload(trigger) {
+  sup.queued = trigger ? [trigger] : [];
+  const res = await run('support_state', undefined, { busy: null, silent: true });
+  const queued = sup.queued;
+  sup.queued = null;
+  if (res.ok && res.value && res.value.full) {
+    applyFull(res.value);
+  } else if (trigger) {
+    // Not expected; take what the event says without rows rather than asking again and again.
+    sup.epoch = trigger.rowsEpoch;
+  }
+  for (const s of queued) applySupport(s);
+  changed();
+}
+
+function applyFull(s) {
   const { rows, owners, ...status } = s;
+  sup.version = s.version;
+  sup.epoch = s.rowsEpoch;
   sup.status = status;
-  if (s.full) {
-    sup.rows = new Map(rows.map((r) => [r.id, r]));
-    sup.order = rows.map((r) => r.id);
-    sup.owners = new Map(Object.entries(owners ?? {}));
-    for (const id of [...ui.selected]) if (!sup.rows.has(id)) ui.selected.delete(id);
-    sup.rowsVersion++;
-  } else {
-    if (rows?.length) {
-      for (const r of rows) {
-        if (!sup.rows.has(r.id)) sup.order.push(r.id);
-        sup.rows.set(r.id, r);
-      }
-      sup.rowsVersion++;
-    }
-    const entries = Object.entries(owners ?? {});
-    if (entries.length) {
-      for (const [k, o] of entries) sup.owners.set(k, o);
-      sup.rowsVersion++;
+  sup.rows = new Map(rows.map((r) => [r.id, r]));
+  sup.order = rows.map((r) => r.id);
+  sup.owners = new Map(Object.entries(owners ?? {}));
+  for (const id of [...ui.selected]) if (!sup.rows.has(id)) ui.selected.delete(id);
+  sup.setVersion++;
+}
+
+/** Patches changed rows into the current view where they stay put; otherwise asks for a new one. */
+function applyPartial(s) {
+  const { rows, owners, ...status } = s;
+  sup.version = s.version;
+  sup.status = status;
+  for (const r of rows ?? []) {
+    const old = sup.rows.get(r.id);
+    sup.rows.set(r.id, r);
+    if (!old) {
+      sup.order.push(r.id);
+      sup.setVersion++;
+    } else if (!patchView(old, r)) {
+      sup.setVersion++;
     }
   }
+  const entries = Object.entries(owners ?? {});
+  if (entries.length) {
+    for (const [k, o] of entries) sup.owners.set(k, o);
+    // Owners change what the filter and the owner sort see, nothing else.
+    if (ui.q.trim() || ui.owner || ui.sort.key === 'owner') sup.setVersion++;
+    ownerListVersion++;
+  }
   changed();
+}
+
+/**
+ * Puts `row` where `old` was in the view when that is where it belongs: it passes the same
+ * filters and sorts the same. During a run that is nearly always the case, so a progress event
+ * costs a few rows, not a filter and sort of the whole list. False: the view must be rebuilt.
+ */
+function patchView(old, row) {
+  if (view.key !== viewKey()) return true; // rebuilt at the next render anyway
+  const at = view.pos.get(row.id);
+  const was = at !== undefined;
+  if (was !== matchesFilters(row) || (was && sortValue(old) !== sortValue(row))) return false;
+  if (was) view.rows[at] = row;
+  return true;
 }
 
 /** Applies a command's reply (a snapshot without rows) and reports failures as usual. */
@@ -115,10 +177,29 @@ const isBusyRow = (row) => row.state === 'queued' || row.state === 'running';
 /** A refresh token worth revoking: what "select all" takes. */
 const isRevocable = (row) => row.kind === 'refresh' && !row.expired && row.signature !== 'failed' && !isDone(row) && !isBusyRow(row);
 
+/** Refresh-token rows by login record, for access tokens: rebuilt when the list changes. */
+let refreshIndex = { epoch: -1, size: -1, byRecord: new Map() };
+function refreshRowOf(row) {
+  if (row.kind !== 'access') return null;
+  if (row.result?.refreshRowId != null) return sup.rows.get(row.result.refreshRowId) ?? null;
+  if (row.recordId == null) return null;
+  if (refreshIndex.epoch !== sup.epoch || refreshIndex.size !== sup.order.length) {
+    const byRecord = new Map();
+    for (const id of sup.order) {
+      const r = sup.rows.get(id);
+      if (r?.kind === 'refresh' && r.recordId != null && !byRecord.has(r.recordId)) byRecord.set(r.recordId, id);
+    }
+    refreshIndex = { epoch: sup.epoch, size: sup.order.length, byRecord };
+  }
+  const id = refreshIndex.byRecord.get(row.recordId);
+  return id != null ? sup.rows.get(id) ?? null : null;
+}
+
 const STATE_ORDER = ['running', 'queued', 'error', 'cancelled', 'ready', 'not_revocable', 'already_invalid', 'revoked'];
 
 function matchesFilters(row) {
   if (ui.app && (row.appCode ?? '') !== ui.app) return false;
+  if (ui.owner && (ui.owner === 'none' ? row.userId != null : String(row.userId) !== ui.owner)) return false;
   switch (ui.state) {
     case '': break;
     case 'revocable': if (!isRevocable(row)) return false; break;
@@ -137,6 +218,11 @@ function matchesFilters(row) {
   return q.split(/\s+/).every((w) => hay.includes(w));
 }
 
+/** What the current sort compares that a row's own update can change (the rest never does). */
+function sortValue(row) {
+  return ui.sort.key === 'state' ? row.state : '';
+}
+
 function compareRows(a, b) {
   const { key, dir } = ui.sort;
   let c = 0;
@@ -146,6 +232,8 @@ function compareRows(a, b) {
     c = (na === '') - (nb === '') || na.localeCompare(nb) || (a.userId ?? Infinity) - (b.userId ?? Infinity);
   } else if (key === 'app') {
     c = (a.appCode ?? '~').localeCompare(b.appCode ?? '~') || (a.recordId ?? 0) - (b.recordId ?? 0);
+  } else if (key === 'issued') {
+    c = (a.issuedAt ?? Infinity) - (b.issuedAt ?? Infinity);
   } else if (key === 'expires') {
     c = (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity);
   } else if (key === 'state') {
@@ -154,14 +242,40 @@ function compareRows(a, b) {
   return c * dir || a.id - b.id;
 }
 
-/** The rows to show, sorted and filtered; recomputed only when something changed. */
+const viewKey = () => `${sup.setVersion}|${ui.q}|${ui.app}|${ui.owner}|${ui.state}|${ui.sort.key}|${ui.sort.dir}`;
+
+/** The rows to show, filtered and sorted; recomputed only when the filters, the sort or the list changed. */
 function visibleRows() {
-  const key = `${sup.rowsVersion}|${ui.q}|${ui.app}|${ui.state}|${ui.sort.key}|${ui.sort.dir}`;
-  if (viewCache.key === key) return viewCache.rows;
+  const key = viewKey();
+  if (view.key === key) return view.rows;
   let rows = sup.order.map((id) => sup.rows.get(id)).filter(Boolean).filter(matchesFilters);
-  if (ui.sort.key) rows = rows.slice().sort(compareRows);
-  viewCache = { key, rows };
+  if (ui.sort.key) rows = rows.sort(compareRows);
+  view = { key, rows, pos: new Map(rows.map((r, i) => [r.id, i])) };
   return rows;
+}
+
+/** Apps and owners of the list, for the filters: recomputed when the list or an owner changed. */
+let ownerListVersion = 0;
+let facets = { key: '', apps: [], owners: [], ownerCount: 0, noOwner: 0 };
+function listFacets() {
+  const key = `${sup.epoch}|${sup.order.length}|${ownerListVersion}|${getLocale()}`;
+  if (facets.key === key) return facets;
+  const apps = new Set();
+  const perOwner = new Map();
+  let noOwner = 0;
+  for (const id of sup.order) {
+    const r = sup.rows.get(id);
+    if (!r) continue;
+    if (r.appCode) apps.add(r.appCode);
+    if (r.userId != null) perOwner.set(r.userId, (perOwner.get(r.userId) ?? 0) + 1);
+    else noOwner++;
+  }
+  const owners = [...perOwner].map(([uid, n]) => {
+    const o = sup.owners.get(String(uid));
+    return { uid: String(uid), n, name: o?.found ? o.name : '', label: o?.found ? o.name : t('support.unknownUserId', { id: uid }) };
+  }).sort((a, b) => (a.name === '') - (b.name === '') || a.name.localeCompare(b.name) || Number(a.uid) - Number(b.uid));
+  facets = { key, apps: [...apps].sort(), owners, ownerCount: perOwner.size, noOwner };
+  return facets;
 }
 
 // ---- the view ---------------------------------------------------------------------------
@@ -292,6 +406,7 @@ function progressCard(st) {
   return h('section', {
     class: ['card', 'support-progress', p.running ? 'is-running' : 'is-done'], testid: 'support-progress',
     'data-state': p.running ? 'running' : 'done', 'data-done': String(p.done), 'data-total': String(p.total),
+    'data-revoked': String(p.revoked), 'data-already': String(p.alreadyInvalid), 'data-failed': String(p.failed), 'data-cancelled': String(p.cancelled),
     'aria-labelledby': 'support-progress-title',
   },
   h('div', { class: 'support-progress-head' },
@@ -333,26 +448,26 @@ function tableCard(st) {
   });
   selectAll.indeterminate = someSelected && !allSelected;
   const selectedIds = [...ui.selected].filter((id) => sup.rows.has(id));
-  const apps = [...new Set(sup.order.map((id) => sup.rows.get(id)?.appCode).filter(Boolean))].sort();
-  const sortHead = (key, label) => {
+  const { apps, ownerCount } = listFacets();
+  const sortHead = (key, label, title) => {
     const active = ui.sort.key === key;
-    return h('div', { class: `st-cell st-head-cell st-col-${key}`, role: 'columnheader', 'aria-sort': active ? (ui.sort.dir > 0 ? 'ascending' : 'descending') : 'none' },
-      h('button', { type: 'button', class: ['st-sort', active && 'is-active'], testid: `support-sort-${key}`,
+    return h('div', { class: `st-cell st-head-cell st-col-${key}`, role: 'columnheader', title, 'aria-sort': active ? (ui.sort.dir > 0 ? 'ascending' : 'descending') : 'none' },
+      h('button', { type: 'button', class: ['st-sort', active && 'is-active'], testid: `support-sort-${key}`, key: `support-sort-${key}`,
         onClick: () => {
           ui.sort = active ? (ui.sort.dir > 0 ? { key, dir: -1 } : { key: '', dir: 1 }) : { key, dir: 1 };
           changed();
         } },
       h('span', { text: label }), active ? icon('chevronDown', { cls: ui.sort.dir > 0 ? 'icon-flip' : '' }) : null));
   };
+  const plainHead = (cls, label) => h('div', { class: `st-cell st-head-cell ${cls}`, role: 'columnheader', text: label });
 
-  const owners = new Set(sup.order.map((id) => sup.rows.get(id)?.userId).filter((x) => x != null)).size;
   return h('section', { class: 'card support-table-card', 'aria-labelledby': 'support-table-title' },
     h('div', { class: 'support-toolbar' },
       h('h2', { class: 'card-title', id: 'support-table-title' },
         h('span', { text: t('support.tokens') }),
         h('span', { class: 'badge badge-neutral', testid: 'support-count', text: rows.length === sup.order.length ? String(rows.length) : `${rows.length} / ${sup.order.length}` })),
       h('span', { class: 'muted small', testid: 'support-owners-status' },
-        sup.status?.ownersPending ? [spinner(), ' ', t('support.ownersPending')] : t('support.ownersCount', { n: owners })),
+        sup.status?.ownersPending ? [spinner(), ' ', t('support.ownersPending')] : t('support.ownersCount', { n: ownerCount })),
       h('span', { class: 'appbar-spacer' }),
       button({
         label: selectedIds.length ? t('support.revokeSelected', { n: selectedIds.length }) : t('support.revoke'),
@@ -367,6 +482,7 @@ function tableCard(st) {
         placeholder: t('support.filterPlaceholder'), 'aria-label': t('support.filterPlaceholder'),
         onInput: (e) => { ui.q = e.target.value; changed(); },
       }),
+      ownerFilter(),
       selectBox('support-filter-app', t('support.filterApp'), ui.app, [['', t('support.allApps')], ...apps.map((a) => [a, a])], (v) => { ui.app = v; }),
       selectBox('support-filter-state', t('support.filterState'), ui.state, [
         ['', t('support.allStates')],
@@ -383,13 +499,15 @@ function tableCard(st) {
     h('div', { class: 'support-table', role: 'table', 'aria-label': t('support.tokens'), 'aria-rowcount': String(rows.length + 1), testid: 'support-table' },
       h('div', { class: 'st-row st-head', role: 'row' },
         h('div', { class: 'st-cell st-check', role: 'columnheader' }, selectAll),
-        h('div', { class: 'st-cell st-head-cell', role: 'columnheader', text: t('support.col.token') }),
+        plainHead('st-col-token', t('support.col.token')),
         sortHead('owner', t('support.col.owner')),
-        sortHead('app', t('support.col.app')),
+        sortHead('app', t('support.col.appShort'), t('support.col.app')),
+        plainHead('st-col-payload', t('support.col.payload')),
+        sortHead('issued', t('support.col.issued')),
         sortHead('expires', t('support.col.expires')),
         sortHead('state', t('support.col.result'))),
       rows.length
-        ? virtualBody({ items: rows, renderRow: (row, i) => cachedRow(row, i, running), cls: 'st-body', attrs: { role: 'rowgroup' } })
+        ? virtualBody({ items: rows, renderRow: (row, i) => cachedRow(row, i, running), cls: 'st-body', attrs: { role: 'rowgroup' }, key: 'support' })
         : h('p', { class: 'muted support-no-match', text: t('support.noMatch') })));
 }
 
@@ -401,24 +519,46 @@ function selectBox(testid, label, value, options, set) {
     icon('chevronDown', { cls: 'select-chev' }));
 }
 
+/** The owner filter: its options (one per owner, with their token count) are rebuilt only when the owners change. */
+function ownerFilter() {
+  const { owners, noOwner, key } = listFacets();
+  if (!ui.ownerSelect) {
+    ui.ownerSelect = h('select', { class: 'select-input', testid: 'support-filter-owner', key: 'support-filter-owner',
+      onChange: (e) => { ui.owner = e.target.value; changed(); } });
+  }
+  const el = ui.ownerSelect;
+  if (ui.ownerSelectKey !== key) {
+    ui.ownerSelectKey = key;
+    if (ui.owner && ui.owner !== 'none' && !owners.some((o) => o.uid === ui.owner)) ui.owner = '';
+    el.replaceChildren(
+      h('option', { value: '', text: t('support.allOwners') }),
+      ...owners.map((o) => h('option', { value: o.uid, text: `${o.label} · ${o.n}` })),
+      noOwner ? h('option', { value: 'none', text: `${t('support.withoutOwner')} · ${noOwner}` }) : null);
+  }
+  el.setAttribute('aria-label', t('support.filterOwner'));
+  el.value = ui.owner;
+  return h('span', { class: 'select support-select support-select-owner' }, el, icon('chevronDown', { cls: 'select-chev' }));
+}
+
 /**
  * Row elements are kept while nothing they show changed, so that a progress event rebuilds only
  * the rows it touched (and avatar images are not decoded again on every render).
  */
 const rowCache = new WeakMap();
 function cachedRow(row, index, running) {
-  const deps = [ui.selected.has(row.id), ownerOf(row), running, getLocale(), index,
-    row.result?.refreshRowId != null ? sup.rows.get(row.result.refreshRowId) : null];
+  const refresh = refreshRowOf(row);
+  const deps = [ui.selected.has(row.id), ownerOf(row), running, getLocale(), index, refresh];
   const hit = rowCache.get(row);
   if (hit && hit.deps.every((d, i) => d === deps[i])) return hit.el;
-  const el = rowEl(row, index, running);
+  const el = rowEl(row, index, running, refresh);
   rowCache.set(row, { deps, el });
   return el;
 }
 
 const KIND_TONE = { refresh: 'info', access: 'success', login: 'neutral', other: 'neutral' };
+const none = () => h('span', { class: 'muted', text: '—' });
 
-function rowEl(row, index, running) {
+function rowEl(row, index, running, refresh) {
   const owner = ownerOf(row);
   const selected = ui.selected.has(row.id);
   const check = h('input', {
@@ -429,10 +569,13 @@ function rowEl(row, index, running) {
       changed();
     },
   });
+  const issued = row.issuedAt != null
+    ? [h('span', { class: 'st-line', text: fmtDay(row.issuedAt) }), h('span', { class: 'st-sub mono', text: fmtClock(row.issuedAt) })]
+    : [none()];
   const expiry = row.expiresAt != null
-    ? [h('span', { class: 'st-line', title: fmtDateTime(row.expiresAt), text: fmtShort(row.expiresAt) }),
+    ? [h('span', { class: 'st-line', text: fmtDay(row.expiresAt) }),
       h('span', { class: ['st-sub', row.expired && 'tone-bad'], text: row.expired ? t('time.expired') : fmtLeft(row.expiresAt - Date.now()) })]
-    : [h('span', { class: 'muted', text: '—' })];
+    : [none()];
   return h('div', {
     class: ['st-row', selected && 'is-selected', `st-state-${row.state}`], role: 'row', testid: 'support-row',
     'data-id': String(row.id), 'data-state': row.state, 'data-kind': row.kind, 'aria-rowindex': String(index + 2),
@@ -444,25 +587,47 @@ function rowEl(row, index, running) {
   h('div', { class: 'st-cell st-check', role: 'cell' }, check),
   h('div', { class: 'st-cell st-token', role: 'cell' },
     h('span', { class: 'st-line' },
-      badge(t(`support.kind.${row.kind}`), KIND_TONE[row.kind] ?? 'neutral', null, { testid: 'support-kind', 'data-kind': row.kind }),
+      badge(t(`support.kind.${row.kind}`), KIND_TONE[row.kind] ?? 'neutral', null, { testid: 'support-kind', 'data-kind': row.kind, title: t(`support.kind.${row.kind}`) }),
       row.kind === 'other' ? null : sigIcon(row.signature)),
     h('button', { type: 'button', class: 'st-details-btn', key: `support-details-${row.id}`, title: t('token.maskedTitle'),
       'aria-label': t('support.details', { token: row.masked }), onClick: () => showDetails(row.id) },
     h('code', { class: 'st-sub st-masked', text: row.masked }))),
   h('div', { class: 'st-cell st-owner', role: 'cell', testid: 'support-owner', 'data-uid': row.userId != null ? String(row.userId) : null },
     row.userId != null
-      ? [owner?.found
-        ? avatar({ id: row.userId, name: owner.name, avatar: owner.avatar }, { size: 'xs' })
-        : h('span', { class: 'avatar avatar-xs avatar-unknown' }, owner ? icon('user') : spinner()),
-      h('span', { class: 'st-owner-text' },
-        h('span', { class: 'st-line st-name', testid: 'support-owner-name', text: owner ? (owner.found ? owner.name : t('support.unknownUser')) : t('support.resolving') }),
-        h('span', { class: 'st-sub', text: [t('user.idShort', { id: row.userId }), ...(owner?.groups ?? []).slice(0, 2)].join(' · ') }))]
-      : h('span', { class: 'muted', text: '—' })),
+      ? [ownerAvatar(row.userId, owner),
+        h('span', { class: 'st-owner-text' },
+          h('span', { class: 'st-line st-name', testid: 'support-owner-name', text: owner ? (owner.found ? owner.name : t('support.unknownUser')) : t('support.resolving') }),
+          h('span', { class: 'st-sub', text: [t('user.idShort', { id: row.userId }), ...(owner?.groups ?? []).slice(0, 2)].join(' · ') }))]
+      : none()),
   h('div', { class: 'st-cell st-col-app', role: 'cell' },
     h('span', { class: 'st-line mono', text: row.appCode ?? '—' }),
     h('span', { class: 'st-sub mono', text: row.recordId != null ? `#${row.recordId}` : '' })),
-  h('div', { class: 'st-cell st-col-expires', role: 'cell' }, expiry),
-  h('div', { class: 'st-cell st-result', role: 'cell', testid: 'support-result', 'data-state': row.state }, resultEl(row)));
+  h('div', { class: 'st-cell st-col-payload', role: 'cell', testid: 'support-payload' },
+    row.payload ? h('span', { class: 'st-line st-payload', title: row.payload, text: row.payload }) : none()),
+  h('div', { class: 'st-cell st-col-issued', role: 'cell', testid: 'support-issued', 'data-at': row.issuedAt != null ? String(row.issuedAt) : null,
+    title: row.issuedAt != null ? fmtDateTime(row.issuedAt) : null }, issued),
+  h('div', { class: 'st-cell st-col-expires', role: 'cell', testid: 'support-expires', title: row.expiresAt != null ? fmtDateTime(row.expiresAt) : null }, expiry),
+  h('div', { class: 'st-cell st-result', role: 'cell', testid: 'support-result', 'data-state': row.state }, resultEl(row, refresh)));
+}
+
+/**
+ * The owner's picture; until it arrives, and for owners past the avatar cap (the first 200
+ * owners get theirs), their initials on a coloured disc. A spinner while the owner is looked
+ * up, a plain silhouette for an id the server does not know.
+ */
+function ownerAvatar(uid, owner) {
+  if (owner?.found) {
+    const initials = () => avatar({ id: uid, name: owner.name }, { size: 'xs', testid: 'support-avatar' });
+    const src = owner.avatar;
+    if (typeof src !== 'string' || !src.startsWith('data:image/')) return initials();
+    // An <img> of its own per row: widgets.avatar() shares one element per picture, and an
+    // owner of many tokens has many rows. Rows are kept across renders, so it decodes once.
+    const box = h('span', { class: 'avatar avatar-xs', testid: 'support-avatar', 'data-kind': 'image' });
+    box.append(h('img', { src, alt: '', onError: () => box.replaceWith(initials()) }));
+    return box;
+  }
+  return h('span', { class: 'avatar avatar-xs avatar-unknown', testid: 'support-avatar', 'data-kind': owner ? 'unknown' : 'pending' },
+    owner ? icon('user') : spinner());
 }
 
 function sigIcon(sig) {
@@ -479,10 +644,10 @@ function rowResult(row) {
     case 'running': return { tone: 'info', spin: true, label: t('support.state.running') };
     case 'revoked': return { tone: 'ok', ic: 'checkCircle', label: t('support.state.revoked') };
     case 'already_invalid': return { tone: 'warn', ic: 'info', label: t('support.state.already_invalid'), detail: `${r.code ?? 31}${r.msg ? ` · ${r.msg}` : ''}` };
-    case 'error': return { tone: 'bad', ic: 'xCircle', label: t('support.state.error'), detail: errorLabel(r) };
+    case 'error': return { tone: 'bad', ic: 'xCircle', label: t('support.state.error'), detail: errorLabel(r), title: r.msg };
     case 'cancelled': return { tone: 'muted', ic: 'ban', label: t('support.state.cancelled') };
     case 'not_revocable':
-      return { tone: 'muted', ic: 'info', label: t(`support.notRevocable.${r.reason ?? 'other'}`), refreshRowId: r.refreshRowId };
+      return { tone: 'muted', ic: 'info', label: t(`support.notRevocable.${r.reason ?? 'other'}`) };
     default:
       if (row.kind === 'other') return { tone: 'muted', label: t('support.notGenius') };
       if (row.signature === 'failed') return { tone: 'bad', ic: 'shieldX', label: t('sig.failedTitle') };
@@ -491,31 +656,31 @@ function rowResult(row) {
   }
 }
 
+/** "Code 8 · 发生预期外错误…" for a server's refusal; "HTTP 502 · Unexpected reply" otherwise. */
 function errorLabel(r) {
   if (r.code != null) return `${t('error.serverCode', { code: r.code })}${r.msg ? ` · ${r.msg}` : ''}`;
   const kind = r.error ?? 'network';
   const key = `support.err.${kind}`;
   const label = t(key) === key ? kind : t(key);
-  return r.httpStatus ? `${label} (HTTP ${r.httpStatus})` : label;
+  return r.httpStatus ? `HTTP ${r.httpStatus} · ${label}` : label;
 }
 
-function resultEl(row) {
+function resultEl(row, refresh) {
   const r = rowResult(row);
   const parts = [
     h('span', { class: ['st-line', 'st-result-label', `tone-${r.tone}`] },
       r.spin ? spinner() : r.ic ? icon(r.ic) : null,
       h('span', { testid: 'support-result-label', text: r.label })),
   ];
-  if (r.refreshRowId != null) {
-    const target = sup.rows.get(r.refreshRowId);
-    const covered = target && isDone(target);
-    parts.push(covered
-      ? h('span', { class: 'st-sub tone-ok', text: t('support.coveredByRefresh') })
-      : h('button', { type: 'button', class: 'st-link', testid: 'support-revoke-refresh', key: `support-revoke-refresh-${row.id}`, 'data-id': String(r.refreshRowId),
+  if (refresh && (row.state === 'ready' || row.state === 'not_revocable')) {
+    // An access token ends with its refresh token: offer that one when the list has it.
+    parts.push(isDone(refresh)
+      ? h('span', { class: 'st-sub tone-ok', testid: 'support-covered', text: t('support.coveredByRefresh') })
+      : h('button', { type: 'button', class: 'st-link', testid: 'support-revoke-refresh', key: `support-revoke-refresh-${row.id}`, 'data-id': String(refresh.id),
         disabled: Boolean(sup.status?.progress?.running),
-        onClick: () => confirmRevoke([r.refreshRowId]), text: t('support.revokeItsRefresh') }));
+        title: t('support.revokeItsRefresh'), onClick: () => confirmRevoke([refresh.id]), text: t('support.revokeItsRefresh') }));
   } else if (r.detail) {
-    parts.push(h('span', { class: 'st-sub', title: r.detail, text: r.detail }));
+    parts.push(h('span', { class: 'st-sub', testid: 'support-result-detail', title: r.title || r.detail, text: r.detail }));
   }
   return parts;
 }
@@ -577,6 +742,7 @@ function showDetails(id) {
   if (!row) return;
   const owner = ownerOf(row);
   const r = row.result;
+  const refresh = refreshRowOf(row);
   const kv = (label, value, cls) => [h('dt', { text: label }), h('dd', { class: cls }, value ?? h('span', { class: 'muted', text: '—' }))];
   openModal({
     title: t('support.detailsTitle', { kind: t(`support.kind.${row.kind}`) }),
@@ -602,11 +768,19 @@ function showDetails(id) {
           kv(t('support.fingerprint'), row.fingerprint, 'mono'),
           row.problem ? kv(t('support.problem'), row.problem) : [],
           kv(t('support.col.result'), rowResult(row).label),
-          r?.msg ? kv(t('support.message'), h('span', { class: 'server-msg', text: r.msg })) : [],
+          r?.code != null && row.state === 'error' ? kv(t('support.code'), String(r.code), 'mono') : [],
+          r?.httpStatus != null ? kv(t('support.httpStatus'), String(r.httpStatus), 'mono') : [],
+          r?.msg ? kv(t('support.message'), h('span', { class: 'server-msg', testid: 'support-details-msg', text: r.msg })) : [],
           r?.at && row.state !== 'ready' ? kv(t('support.at'), fmtDateTime(r.at)) : []),
         row.kind === 'access' ? h('p', { class: 'small', text: t('support.accessExplain') }) : null,
       ],
-      actions: [button({ label: t('common.close'), variant: 'secondary', onClick: () => ctx.close() })],
+      actions: [
+        refresh && !isDone(refresh) && !sup.status?.progress?.running
+          ? button({ label: t('support.revokeItsRefresh'), icon: 'ban', variant: 'danger', testid: 'support-details-revoke-refresh',
+            onClick: () => confirmRevoke([refresh.id]) })
+          : null,
+        button({ label: t('common.close'), variant: 'secondary', onClick: () => ctx.close() }),
+      ].filter(Boolean),
     }),
   });
 }

@@ -18,12 +18,17 @@ function spacer(rows) {
   return blocks;
 }
 
+/** The rows last drawn by each keyed list: a re-render starts from there, not from the top. */
+const lastDrawn = new Map();
+
 /**
  * A virtual list body. `items` is the full (sorted, filtered) array, `renderRow(item, index)`
  * builds one row. Below `threshold` items every row is built. Returns the body element; it
- * redraws itself when #main scrolls.
+ * redraws itself when #main scrolls. With a `key`, a re-render (ten a second during a support
+ * run) first draws the rows the previous body showed, so a list scrolled far down neither
+ * builds its top rows for nothing nor flickers.
  */
-export function virtualBody({ items, renderRow, threshold = 150, cls = 'vbody', attrs = {} }) {
+export function virtualBody({ items, renderRow, threshold = 150, cls = 'vbody', attrs = {}, key = null }) {
   const body = h('div', { class: cls, ...attrs });
   if (items.length <= threshold) {
     body.append(...items.map((item, i) => renderRow(item, i)));
@@ -42,12 +47,19 @@ export function virtualBody({ items, renderRow, threshold = 150, cls = 'vbody', 
     if (from === first && to === last) return;
     first = from;
     last = to;
+    if (key) lastDrawn.set(key, { from, to });
     const rows = [];
     for (let i = from; i < to; i++) rows.push(renderRow(items[i], i));
     body.replaceChildren(...spacer(from), ...rows, ...spacer(items.length - to));
   };
-  // Before the first layout, draw the top of the list so that something is there.
-  body.append(...items.slice(0, 40).map((item, i) => renderRow(item, i)), ...spacer(items.length - Math.min(40, items.length)));
+  // Before the first layout: the rows drawn last time (or the top of the list), so that the
+  // right rows are there at once; the first draw() corrects the range if the view moved.
+  const before = key ? lastDrawn.get(key) : null;
+  first = Math.min(before?.from ?? 0, items.length);
+  last = Math.min(before?.to ?? 40, items.length);
+  const initial = [];
+  for (let i = first; i < last; i++) initial.push(renderRow(items[i], i));
+  body.append(...spacer(first), ...initial, ...spacer(items.length - last));
   let queued = false;
   const onScroll = () => {
     if (!body.isConnected) {
