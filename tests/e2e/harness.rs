@@ -104,6 +104,14 @@ impl App {
         }
     }
 
+    /// The app's data directory (XDG_DATA_HOME/<identifier>).
+    pub fn data_dir(&self) -> PathBuf {
+        self._home
+            .path()
+            .join("data")
+            .join("club.ncuhome.genius-account")
+    }
+
     pub async fn el(&self, testid: &str) -> Element {
         self.wait_el(testid).await
     }

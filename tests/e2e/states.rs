@@ -237,3 +237,49 @@ async fn the_session_goes_offline_and_back_expires_when_revoked_and_warns_before
         .await
         .expect("the emulator shuts down");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keyring_the_app_says_so_and_stores_in_a_file_only_when_asked() {
+    let server = Server::start().await;
+    let callback = format!("http://127.0.0.1:{}/callback", free_port());
+    let (app_code, app_secret) = server.register_app("E2E 无密钥环", &callback).await;
+    let user = server.emulator.info().users[0].clone();
+
+    // No D-Bus session bus at all: no Secret Service.
+    let no_bus = [
+        ("LANG", "en_US.UTF-8"),
+        ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
+    ];
+    let app = App::launch(&[], &no_bus).await;
+    app.el("storage-banner").await;
+    app.screenshot("30-no-keyring").await;
+    let secrets = app.data_dir().join("secrets.json");
+    assert!(!secrets.exists(), "nothing is written before the opt-in");
+
+    // The explicit opt-in: then the profile and the session are kept in a 0600 file, and the
+    // UI says so.
+    app.click("storage-optin").await;
+    wait_until(
+        &app,
+        "the storage banner to go",
+        "return !document.querySelector('[data-testid=\"storage-banner\"]');",
+    )
+    .await;
+    set_up_profile(&app, &server, &app_code, &app_secret, &callback).await;
+    let token = server.emulator.login_token(&app_code, user.id).unwrap();
+    app.type_into("signin-paste-input", &token).await;
+    app.click("signin-paste-submit").await;
+    app.wait_state("signed-in").await;
+    app.el("storage-file-warning").await;
+    app.screenshot("31-file-store").await;
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&secrets).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "secrets.json is private to the user");
+    let stored = std::fs::read_to_string(&secrets).unwrap();
+    assert!(
+        stored.contains(&app_secret),
+        "the secret is in the file the user chose"
+    );
+    app.quit().await;
+}
