@@ -512,6 +512,39 @@ async fn errors_are_kept_and_retried() {
     let view = session.audit_view("").unwrap();
     assert_eq!(view.total, 13);
     assert_eq!(session.audit_view("error 502").unwrap().matched, 3);
+
+    // "Export CSV" of a search: only the matching entries, CRLF, a BOM, quoted where needed.
+    let csv_path = dir.path().join("failed.csv");
+    assert_eq!(session.export_audit_csv("error 502", &csv_path).unwrap(), 3);
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    assert!(csv.starts_with('\u{feff}'));
+    // Records end with CRLF outside quotes; the error pages' own line breaks are inside quotes.
+    let mut records = vec![String::new()];
+    let mut quoted = false;
+    for c in csv.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '\n' if !quoted => records.push(String::new()),
+            _ => records.last_mut().unwrap().push(c),
+        }
+    }
+    records.retain(|r| !r.is_empty());
+    assert_eq!(records.len(), 4, "{records:#?}");
+    assert!(records.iter().all(|r| r.ends_with('\r')));
+    assert!(records[1..]
+        .iter()
+        .all(|r| r.contains(",error,") && r.contains("unexpected_reply") && r.contains("502")));
+    for token in &tokens {
+        assert!(!csv.contains(token.as_str()));
+    }
+    // Somewhere that cannot be written: a clear error naming the file, nothing half-written.
+    let blocked = dir.path().join("no-such-folder/out.csv");
+    let err = session.export_audit_csv("", &blocked).unwrap_err();
+    assert!(
+        matches!(&err, SupportError::Io(m) if m.contains("no-such-folder/out.csv")),
+        "{err:?}"
+    );
+    assert!(!blocked.exists());
     // The UI's copy, kept from events alone, ends where the session is.
     mirror.assert_in_step(&session).await;
 }
