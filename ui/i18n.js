@@ -145,6 +145,7 @@ const en = {
   'signin.lifetime': 'Stay signed in for',
   'signin.lifetimeHint': 'Lifetime of the refresh token for the next sign-in.',
   'signin.days': '{n} days',
+  'signin.days.one': '1 day',
 
   'expired.title': 'Session expired or revoked',
   'expired.body': 'The server no longer accepts the saved session. Sign in again to continue.',
@@ -234,9 +235,13 @@ const en = {
   'support.clear': 'Clear list',
   'support.nothingPasted': 'Paste some tokens first.',
   'support.found': '{n} tokens found',
+  'support.found.one': '1 token found',
   'support.foundIn': '{n} tokens found in {file}',
+  'support.foundIn.one': '1 token found in {file}',
   'support.duplicates': '{n} duplicates merged',
+  'support.duplicates.one': '1 duplicate merged',
   'support.junk': '{n} lines without a token',
+  'support.junk.one': '1 line without a token',
   'support.emptyTitle': 'No tokens yet',
   'support.emptyBody': 'Tokens you paste or open appear here with their owner, app, login record, expiry and signature check.',
   'support.keyUnavailable': 'The server’s signing key could not be fetched: signatures are not checked.',
@@ -244,10 +249,12 @@ const en = {
   'support.tokens': 'Tokens',
   'support.ownersPending': 'Looking up owners…',
   'support.ownersCount': '{n} owners',
+  'support.ownersCount.one': '1 owner',
   'support.ownerError': 'Some owners could not be looked up: {msg}',
   'support.revoke': 'Revoke selected',
   'support.revokeSelected': 'Revoke {n} selected',
   'support.selectAll': 'Select all {n} valid refresh tokens',
+  'support.selectAll.one': 'Select the 1 valid refresh token',
   'support.selectRow': 'Select token {token}',
   'support.filterPlaceholder': 'Filter by owner, user ID, app or record',
   'support.filterApp': 'App',
@@ -317,12 +324,18 @@ const en = {
   'support.count.cancelled': 'not sent',
   'support.count.inFlight': 'in flight',
   'support.confirmTitle': 'Revoke {n} refresh tokens?',
+  'support.confirmTitle.one': 'Revoke 1 refresh token?',
   'support.confirmBody': '{n} refresh tokens of {people} people are revoked on {server}: they and every access token made from them stop working. This cannot be undone.',
+  'support.confirmBody.one': '1 refresh token is revoked on {server}: it and every access token made from it stop working. This cannot be undone.',
   'support.confirmSkipped': '{n} selected tokens are not refresh tokens and are not sent; their rows say why.',
+  'support.confirmSkipped.one': '1 selected token is not a refresh token and is not sent; its row says why.',
   'support.confirmAudit': 'Each attempt is written to the audit log.',
   'support.confirmBtn': 'Revoke {n} tokens',
+  'support.confirmBtn.one': 'Revoke 1 token',
   'support.nTokens': '{n} tokens',
+  'support.nTokens.one': '1 token',
   'support.andMore': 'and {n} more people',
+  'support.andMore.one': 'and 1 more person',
   'support.detailsTitle': '{kind} token',
   'support.details': 'Details of {token}',
   'support.fingerprint': 'Fingerprint',
@@ -333,17 +346,20 @@ const en = {
   'audit.lead': 'Every revocation attempt, from this app and from “geniusctl revoke --audit-log”, newest first. Tokens are never logged: a fingerprint tells entries of the same token apart.',
   'audit.entries': 'Entries',
   'audit.total': '{n} entries',
+  'audit.total.one': '1 entry',
   'audit.showing': '{n} of {total} match',
   'audit.showingAll': 'All {n}',
   'audit.reload': 'Reload',
   'audit.export': 'Export CSV',
   'audit.exported': '{n} entries exported to {path}',
+  'audit.exported.one': '1 entry exported to {path}',
   'audit.searchPlaceholder': 'Search by name, user ID, app, record, result or message',
   'audit.loading': 'Loading…',
   'audit.empty': 'No revocation has been logged yet.',
   'audit.noMatch': 'No entry matches the search.',
   'audit.truncated': 'Only the newest {n} are shown; narrow the search or export CSV for all.',
   'audit.unreadable': '{n} lines of the file could not be read.',
+  'audit.unreadable.one': '1 line of the file could not be read.',
   'audit.file': 'File:',
   'audit.col.time': 'Time',
   'audit.col.result': 'Result',
@@ -721,7 +737,9 @@ export const getLocale = () => locale;
 
 /** t('key', {var}) — falls back to English, then to the key itself. */
 export function t(key, vars) {
-  let s = dict[key] ?? en[key] ?? key;
+  // English singulars are `key.one`, used when n is 1; Chinese has no plural and needs none.
+  const one = Number(vars?.n) === 1 ? dict[`${key}.one`] : undefined;
+  let s = one ?? dict[key] ?? en[key] ?? key;
   if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] != null ? String(vars[k]) : m));
   return s;
 }

@@ -11,7 +11,11 @@ def keys(block_name):
     return set(re.findall(r"^\s*'([^']+)':", m.group(1), re.M))
 
 en, zh = keys("en"), keys("zh")
-problems = [f"missing in zh: {k}" for k in sorted(en - zh)] + [f"missing in en: {k}" for k in sorted(zh - en)]
+# `key.one`: an English singular (t() picks it when n is 1); it needs `key` itself, and Chinese
+# needs no singular.
+singulars = {k for k in en if k.endswith(".one")}
+problems = [f"missing in zh: {k}" for k in sorted(en - zh - singulars)] + [f"missing in en: {k}" for k in sorted(zh - en)]
+problems += [f"singular without its key: {k}" for k in sorted(singulars) if k[:-4] not in en]
 
 def code_only(text):
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
