@@ -394,10 +394,12 @@ impl AccountService {
         };
         let profile = input.validate(id.clone())?;
         // Another server or app makes the stored session meaningless: its tokens belong elsewhere.
+        // A new profile starts signed out even if the keyring holds a token under its id (an
+        // earlier installation's, whose settings are gone, numbered its profiles the same way).
         let moved = self
             .profile(&id)
             .is_some_and(|old| old.server != profile.server || old.app_code != profile.app_code);
-        if moved {
+        if moved || is_new {
             if self
                 .state()
                 .session

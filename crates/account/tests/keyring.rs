@@ -223,6 +223,32 @@ async fn service_with_keyring() {
     assert_eq!(keyring.get(&refresh_token_key(&profile)).unwrap(), None);
     again.delete_profile(&profile).await.unwrap();
     assert_eq!(keyring.get(&app_secret_key(&profile)).unwrap(), None);
+    drop(again);
+
+    // A fresh installation (its settings gone, the keyring kept) numbers its profiles from the
+    // start again: its first profile must not pick up a token an earlier one left under that id.
+    keyring.set(&refresh_token_key(&profile), &refresh).unwrap();
+    std::fs::remove_file(dir.path().join("settings.json")).unwrap();
+    let fresh = AccountService::new(config(), settings());
+    fresh.start().await;
+    let reused = fresh
+        .save_profile(ProfileInput {
+            id: None,
+            name: "Emulator again".into(),
+            server: emu.url().to_owned(),
+            app_code: emu.info.app_code.clone(),
+            callback: free_callback(),
+            app_secret: Some(emu.info.app_secret.clone()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(reused, profile, "the same id as the earlier installation's");
+    assert!(
+        fresh.snapshot().session.is_none(),
+        "a new profile starts signed out"
+    );
+    assert_eq!(keyring.get(&refresh_token_key(&profile)).unwrap(), None);
+    fresh.delete_profile(&reused).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
