@@ -5,6 +5,8 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
@@ -17,8 +19,44 @@ pub const WAIT: Duration = Duration::from_secs(30);
 /// would hand over to the first and exit.
 static ONE_APP_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// One app session may last this long: a WebDriver call that never answers must fail the run,
+/// not stall it.
+const SESSION_LIMIT: Duration = Duration::from_secs(600);
+
+/// Ends the test process when an app session outlives [`SESSION_LIMIT`]; dropping it disarms it.
+struct Watchdog(Arc<AtomicBool>);
+
+impl Watchdog {
+    fn arm(tag: String) -> Watchdog {
+        let disarmed = Arc::new(AtomicBool::new(false));
+        let flag = disarmed.clone();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < SESSION_LIMIT {
+                if flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            eprintln!("e2e: an app session ran past {SESSION_LIMIT:?} (WebDriver stopped answering?); ending the run");
+            let _ = Command::new("pkill")
+                .args(["-KILL", "-f", "--", &tag])
+                .status();
+            std::process::exit(1);
+        });
+        Watchdog(disarmed)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 pub struct App {
     pub client: Client,
+    _watchdog: Watchdog,
     _turn: tokio::sync::MutexGuard<'static, ()>,
     driver: Child,
     /// Passed to the app on its command line so that a test that fails can still find and end it.
@@ -96,6 +134,7 @@ impl App {
             .expect("WebDriver session with the app");
         App {
             client,
+            _watchdog: Watchdog::arm(tag.clone()),
             _turn: turn,
             driver,
             tag,
@@ -235,23 +274,17 @@ impl App {
         let start = Instant::now();
         loop {
             let css = "[data-testid=\"session-state\"]";
-            if let Ok(el) = self.client.find(Locator::Css(css)).await {
-                // The state marker may be visually hidden: read it through the DOM.
-                let text = el
-                    .prop("textContent")
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                if text.trim() == state {
-                    return;
-                }
-                if start.elapsed() > WAIT {
-                    let banner = self.error_text().await;
-                    panic!(
-                        "session-state stayed {text:?}, wanted {state:?}; error banner: {banner:?}"
-                    );
-                }
+            // The state marker may be visually hidden: read it through the DOM.
+            let text = match self.client.find(Locator::Css(css)).await {
+                Ok(el) => el.prop("textContent").await.ok().flatten(),
+                Err(_) => None,
+            };
+            if text.as_deref().map(str::trim) == Some(state) {
+                return;
+            }
+            if start.elapsed() > WAIT {
+                let banner = self.error_text().await;
+                panic!("session-state stayed {text:?}, wanted {state:?}; error banner: {banner:?}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

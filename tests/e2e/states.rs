@@ -82,20 +82,7 @@ async fn the_session_goes_offline_and_back_expires_when_revoked_and_warns_before
     app.wait_text("user-name", |t| t.trim() == user.name).await;
     let avatar = "const img = document.querySelector('[data-testid=\"user-avatar\"] img'); \
                   return !!img && img.complete && img.naturalWidth > 0;";
-    let start = Instant::now();
-    while app.client.execute(avatar, vec![]).await.unwrap() != Value::Bool(true) {
-        if start.elapsed() > WAIT {
-            let state = "const done = arguments[arguments.length - 1]; \
-                         window.__TAURI__.core.invoke('get_state').then(s => done(JSON.stringify(s.session.user).slice(0, 300)));";
-            let html = "return document.querySelector('[data-testid=\"user-avatar\"]').outerHTML.slice(0, 300);";
-            panic!(
-                "no avatar: {:?} {:?}",
-                app.client.execute(html, vec![]).await,
-                app.client.execute_async(state, vec![]).await
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until(&app, "the avatar image", avatar).await;
     app.screenshot("19-signed-in").await;
 
     // The keyboard alone: Tab reaches "Refresh", the focus is visible, Enter presses it.

@@ -316,7 +316,7 @@ async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit
     let summary = app
         .wait_text("support-summary", |t| t.contains("50 tokens"))
         .await;
-    assert!(summary.contains("1 duplicates merged"), "{summary}");
+    assert!(summary.contains("1 duplicate merged"), "{summary}");
     assert!(summary.contains("6 lines without a token"), "{summary}");
 
     // Owners resolved: every row of a user shows that user's name, and a picture or initials.
