@@ -801,12 +801,15 @@ impl SupportSession {
             if ids.is_empty() {
                 st.owners_pending = st.owners_pending.saturating_sub(1);
                 st.touch();
-                drop(st);
-                self.schedule_flush();
-                return;
             }
             (st.directory.clone(), ids)
         };
+        if ids.is_empty() {
+            self.schedule_flush();
+            // Every owner is known, but a new list may show some whose picture is not.
+            self.fetch_avatars(&directory, &conn.server).await;
+            return;
+        }
         self.schedule_flush();
         let report = directory
             .resolve(&conn.client, ids.iter().copied(), |batch| {
@@ -825,7 +828,7 @@ impl SupportSession {
             st.touch();
         }
         self.schedule_flush();
-        self.fetch_avatars(&directory, &ids, &conn.server).await;
+        self.fetch_avatars(&directory, &conn.server).await;
     }
 
     fn apply_owners(&self, directory: &Arc<OwnerDirectory>, owners: &[Owner]) {
@@ -853,21 +856,29 @@ impl SupportSession {
         self.schedule_flush();
     }
 
-    async fn fetch_avatars(&self, directory: &Arc<OwnerDirectory>, ids: &[u64], server: &str) {
+    /// Fetches the pictures of the listed tokens' owners that have none yet: the owners of the
+    /// most tokens first, and no more than MAX_AVATARS owners of the list in all (owners of an
+    /// earlier list, kept in the cache, do not count).
+    async fn fetch_avatars(&self, directory: &Arc<OwnerDirectory>, server: &str) {
         let Some(fetcher) = lock(&self.inner.avatars).clone() else {
             return;
         };
-        // The owners of the most tokens first, and no more than MAX_AVATARS owners in all.
-        let (tokens_of, have) = {
+        let (tokens_of, have, missing) = {
             let st = self.state();
             let mut tokens_of: HashMap<u64, usize> = HashMap::new();
             for uid in st.rows.iter().filter_map(|r| r.inspection.user_id) {
                 *tokens_of.entry(uid).or_default() += 1;
             }
-            let have = st.owners.values().filter(|o| o.avatar.is_some()).count();
-            (tokens_of, have)
+            let has_avatar = |id: &u64| st.owners.get(id).is_some_and(|o| o.avatar.is_some());
+            let have = tokens_of.keys().filter(|id| has_avatar(id)).count();
+            let missing: Vec<u64> = tokens_of
+                .keys()
+                .filter(|id| !has_avatar(id))
+                .copied()
+                .collect();
+            (tokens_of, have, missing)
         };
-        let mut ranked: Vec<u64> = ids.to_vec();
+        let mut ranked = missing;
         ranked.sort_by_key(|id| {
             (
                 std::cmp::Reverse(tokens_of.get(id).copied().unwrap_or(0)),

@@ -864,4 +864,28 @@ async fn avatars_stop_at_the_cap_and_the_owners_of_most_tokens_come_first() {
     let without: Vec<&OwnerView> = owners.values().filter(|o| o.avatar.is_none()).collect();
     assert_eq!(without.len(), extra_users - support::session::MAX_AVATARS);
     assert!(without.iter().all(|o| o.found && !o.name.is_empty()));
+
+    // A new list of owners already known but without a picture: the cap counts this list only,
+    // so their pictures come now.
+    let later: Vec<u64> = without.iter().map(|o| o.id).take(3).collect();
+    let new_list: Vec<String> = later
+        .iter()
+        .enumerate()
+        .map(|(n, uid)| token(*uid, 20_000 + n))
+        .collect();
+    session
+        .load_text(&new_list.join("\n"), "text", false, &conn)
+        .await
+        .unwrap();
+    wait_for("the new list's avatars", || {
+        let owners = session.snapshot().owners;
+        later
+            .iter()
+            .all(|id| owners[&id.to_string()].avatar.is_some())
+    })
+    .await;
+    assert_eq!(
+        fetched.lock().unwrap().len(),
+        support::session::MAX_AVATARS + later.len()
+    );
 }
