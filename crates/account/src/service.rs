@@ -1129,6 +1129,10 @@ impl AccountService {
             let Some(session) = current_session(&mut st, which) else {
                 return;
             };
+            // Another call found the refresh token dead meanwhile: nothing is worth retrying.
+            if session.state == SessionState::Expired {
+                return;
+            }
             let now = now_ms();
             let next_retry_at = now + delay.as_millis() as i64;
             if err.is_transient() {
@@ -1511,7 +1515,16 @@ impl AccountService {
     /// signed in" is no failure, anything else goes to the banner.
     async fn automatic_refresh(&self) {
         if let Err(err) = self.refresh_access().await {
+            // The first failure of a streak goes to the banner; the retries after it show in
+            // `session.retry`, so a banner the user dismissed stays dismissed.
+            let retried_before = self
+                .state()
+                .session
+                .as_ref()
+                .and_then(|s| s.retry.as_ref())
+                .is_some_and(|r| r.attempts > 1);
             if !err.is_transient()
+                && !retried_before
                 && !matches!(err, AccountError::NoSession | AccountError::NoProfile)
             {
                 self.record_error(&err);
