@@ -194,7 +194,9 @@ fn open_for_append(path: &Path) -> io::Result<File> {
     }
     let mut file = match options.clone().create_new(true).open(path) {
         Ok(file) => {
-            sync_dir(dir.unwrap_or(Path::new(".")))?;
+            // Best effort: some file systems (FUSE, CIFS) refuse to sync a folder, and the
+            // entries themselves are still synced one by one.
+            let _ = sync_dir(dir.unwrap_or(Path::new(".")));
             file
         }
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => options.open(path)?,
