@@ -116,6 +116,8 @@ function applyFull(s) {
   sup.order = rows.map((r) => r.id);
   sup.owners = new Map(Object.entries(owners ?? {}));
   for (const id of [...ui.selected]) if (!sup.rows.has(id)) ui.selected.delete(id);
+  // A filter on an owner no longer in the list would hide every row.
+  if (ui.owner && !rows.some((r) => (ui.owner === 'none' ? r.userId == null : String(r.userId) === ui.owner))) ui.owner = '';
   sup.setVersion++;
 }
 
@@ -529,7 +531,6 @@ function ownerFilter() {
   const el = ui.ownerSelect;
   if (ui.ownerSelectKey !== key) {
     ui.ownerSelectKey = key;
-    if (ui.owner && ui.owner !== 'none' && !owners.some((o) => o.uid === ui.owner)) ui.owner = '';
     el.replaceChildren(
       h('option', { value: '', text: t('support.allOwners') }),
       ...owners.map((o) => h('option', { value: o.uid, text: `${o.label} · ${o.n}` })),
