@@ -751,6 +751,11 @@ function fmt(kind, opts) {
   return fmtCache.get(k);
 }
 
+/** `ms` formatted with `opts` in the current locale; `kind` names `opts` (one kind, one set). */
+export function fmtWith(kind, opts, ms) {
+  return fmt(kind, opts).format(new Date(ms));
+}
+
 /** "25 Nov 2024, 12:00" / "2024年11月25日 12:00". */
 export function fmtDateTime(ms) {
   if (ms == null) return '—';

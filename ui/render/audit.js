@@ -3,7 +3,7 @@
 // (`audit_log`) and writes the export (`export_audit_csv`); no token is in either.
 
 import { h } from '../dom.js';
-import { t, fmtDateTime, getLocale } from '../i18n.js';
+import { t, fmtDateTime, fmtWith } from '../i18n.js';
 import { changed, run } from '../store.js';
 import { toast } from '../toast.js';
 import { badge, button, icon, spinner } from './widgets.js';
@@ -80,14 +80,8 @@ export function renderAudit() {
   ];
 }
 
-const formats = new Map();
-function fmtWith(kind, opts, ms) {
-  const key = `${getLocale()}|${kind}`;
-  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(getLocale(), opts));
-  return formats.get(key).format(new Date(ms));
-}
-const fmtDay = (ms) => fmtWith('day', { year: 'numeric', month: 'short', day: 'numeric' }, ms);
-const fmtClock = (ms) => fmtWith('clock', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }, ms);
+const fmtDay = (ms) => fmtWith('auditDay', { year: 'numeric', month: 'short', day: 'numeric' }, ms);
+const fmtClock = (ms) => fmtWith('auditClock', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }, ms);
 
 const RESULT_TONE = { revoked: 'success', already_invalid: 'warning', error: 'danger' };
 

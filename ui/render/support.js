@@ -3,7 +3,7 @@
 // token itself. The `support` event brings full or partial snapshots, ordered by `version`.
 
 import { h } from '../dom.js';
-import { t, fmtDateTime, getLocale } from '../i18n.js';
+import { t, fmtDateTime, fmtWith, getLocale } from '../i18n.js';
 import { onEvent } from '../ipc.js';
 import { changed, run, store, isBusy } from '../store.js';
 import { confirmDialog, openModal } from '../dialog.js';
@@ -51,12 +51,6 @@ function fmtLeft(ms) {
   return t('support.leftMinutes', { n: min });
 }
 
-const formats = new Map();
-function fmtWith(kind, opts, ms) {
-  const key = `${getLocale()}|${kind}`;
-  if (!formats.has(key)) formats.set(key, new Intl.DateTimeFormat(getLocale(), opts));
-  return formats.get(key).format(new Date(ms));
-}
 /** "Mar 15" / "3月15日" (with the year when it is not this year): the table's narrow date. */
 export function fmtDay(ms) {
   const sameYear = new Date(ms).getFullYear() === new Date().getFullYear();
