@@ -217,15 +217,29 @@ impl App {
             .unwrap_or_default()
     }
 
-    /// Scrolls the element into the middle of the view, then clicks it as a user would.
+    /// Scrolls the element into the middle of the view, then clicks it as a user would. A
+    /// snapshot may re-render the page between finding the element and clicking it: then the
+    /// element is found again.
     pub async fn click(&self, testid: &str) {
-        let element = self.el(testid).await;
-        let arg = serde_json::to_value(&element).unwrap();
-        let center = "arguments[0].scrollIntoView({block: 'center', inline: 'center'});";
-        self.client.execute(center, vec![arg]).await.unwrap();
-        if let Err(err) = element.click().await {
-            self.screenshot(&format!("failed-click-{testid}")).await;
-            panic!("click {testid}: {err:?}");
+        let start = Instant::now();
+        loop {
+            let element = self.el(testid).await;
+            let arg = serde_json::to_value(&element).unwrap();
+            let center = "arguments[0].scrollIntoView({block: 'center', inline: 'center'});";
+            let result = match self.client.execute(center, vec![arg]).await {
+                Ok(_) => element.click().await,
+                Err(err) => Err(err),
+            };
+            match result {
+                Ok(_) => return,
+                Err(err) if is_stale(&err) && start.elapsed() < WAIT => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(err) => {
+                    self.screenshot(&format!("failed-click-{testid}")).await;
+                    panic!("click {testid}: {err:?}");
+                }
+            }
         }
     }
 
@@ -334,6 +348,15 @@ impl Drop for App {
             .args(["-KILL", "-f", "--", &self.tag])
             .status();
     }
+}
+
+/// The element left the page (re-rendered) between finding it and using it.
+fn is_stale(err: &fantoccini::error::CmdError) -> bool {
+    matches!(
+        err,
+        fantoccini::error::CmdError::Standard(e)
+            if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+    )
 }
 
 async fn wait_for_port(port: u16) {
