@@ -2,7 +2,7 @@
 
 use account::snapshot::DemoUser;
 use account::{AccountError, AccountService, Demo};
-use geniusauth_emulator::{Config, Database, Emulator};
+use geniusauth_emulator::{Config, Emulator};
 use tokio::sync::Mutex;
 
 #[derive(Default)]
@@ -13,11 +13,7 @@ impl DemoServer {
     pub async fn start(&self, service: &AccountService) -> Result<(), AccountError> {
         let mut slot = self.0.lock().await;
         if slot.is_none() {
-            let config = Config {
-                listen: ([127, 0, 0, 1], 0).into(),
-                database: Database::Memory,
-                seed: None,
-            };
+            let config = Config::ephemeral();
             let emulator = Emulator::start(config).await.map_err(|e| {
                 AccountError::Internal(format!("the demo server did not start: {e}"))
             })?;

@@ -246,11 +246,7 @@ fn commands_over_ipc_never_leak_secrets_and_reject_with_code_and_message() {
 
     // A profile of its own, whose secrets land in the (file-backed) keyring we can read.
     let emu = tauri::async_runtime::block_on(geniusauth_emulator::Emulator::start(
-        geniusauth_emulator::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database: geniusauth_emulator::Database::Memory,
-            seed: None,
-        },
+        geniusauth_emulator::Config::ephemeral(),
     ))
     .unwrap();
     let info = emu.info().clone();
@@ -402,11 +398,7 @@ fn browser_sign_in_profiles_and_storage_over_ipc_never_leak_secrets() {
     std::env::set_var("BROWSER", "true");
     let app = App::start();
     let emu = tauri::async_runtime::block_on(geniusauth_emulator::Emulator::start(
-        geniusauth_emulator::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database: geniusauth_emulator::Database::Memory,
-            seed: None,
-        },
+        geniusauth_emulator::Config::ephemeral(),
     ))
     .unwrap();
     let info = emu.info().clone();

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use geniusauth_emulator::{Config, Database, Emulator};
+use geniusauth_emulator::{Config, Emulator};
 use harness::{free_port, App, WAIT};
 use serde_json::{json, Value};
 
@@ -19,11 +19,7 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database: Database::Memory,
-            seed: None,
-        };
+        let config = Config::ephemeral();
         let emulator = Emulator::start(config).await.expect("emulator");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use geniusauth::{Client, LoginOptions};
-use geniusauth_emulator::{Config, Database, Emulator};
+use geniusauth_emulator::{Config, Emulator};
 use serde_json::{json, Value};
 
 use crate::harness::{free_port, App, WAIT};
@@ -176,13 +176,9 @@ fn foreign_jwt() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit_log() {
-    let emulator = Emulator::start(Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database: Database::Memory,
-        seed: None,
-    })
-    .await
-    .expect("emulator");
+    let emulator = Emulator::start(Config::ephemeral())
+        .await
+        .expect("emulator");
     let info = emulator.info().clone();
     let http = reqwest::Client::new();
     let client = Client::new(

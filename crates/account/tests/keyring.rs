@@ -161,17 +161,7 @@ async fn service_with_keyring() {
     assert_eq!(storage.backend, Backend::Keyring);
     assert!(storage.available, "{storage:?}");
     assert_eq!(storage.message, None);
-    let profile = service
-        .save_profile(ProfileInput {
-            id: None,
-            name: "Emulator".into(),
-            server: emu.url().to_owned(),
-            app_code: emu.info.app_code.clone(),
-            callback: free_callback(),
-            app_secret: Some(emu.info.app_secret.clone()),
-        })
-        .await
-        .unwrap();
+    let profile = service.save_profile(emu.profile_input()).await.unwrap();
     assert_eq!(
         keyring.get(&app_secret_key(&profile)).unwrap().as_deref(),
         Some(emu.info.app_secret.as_str())
@@ -233,12 +223,8 @@ async fn service_with_keyring() {
     fresh.start().await;
     let reused = fresh
         .save_profile(ProfileInput {
-            id: None,
             name: "Emulator again".into(),
-            server: emu.url().to_owned(),
-            app_code: emu.info.app_code.clone(),
-            callback: free_callback(),
-            app_secret: Some(emu.info.app_secret.clone()),
+            ..emu.profile_input()
         })
         .await
         .unwrap();
@@ -310,14 +296,7 @@ async fn unreachable_keyring() {
     let message = storage.message.expect("a message says why");
     assert!(!message.is_empty());
 
-    let input = ProfileInput {
-        id: None,
-        name: "Emulator".into(),
-        server: emu.url().to_owned(),
-        app_code: emu.info.app_code.clone(),
-        callback: free_callback(),
-        app_secret: Some(emu.info.app_secret.clone()),
-    };
+    let input = emu.profile_input();
     let err = service.save_profile(input.clone()).await.unwrap_err();
     assert_eq!(err.code(), "keyring_unavailable");
     assert!(service.snapshot().profiles.is_empty());
@@ -462,17 +441,7 @@ async fn locked_keyring() {
     let service = make();
     service.start().await;
     assert!(service.snapshot().storage.available);
-    let profile = service
-        .save_profile(ProfileInput {
-            id: None,
-            name: "Emulator".into(),
-            server: emu.url().to_owned(),
-            app_code: emu.info.app_code.clone(),
-            callback: free_callback(),
-            app_secret: Some(emu.info.app_secret.clone()),
-        })
-        .await
-        .unwrap();
+    let profile = service.save_profile(emu.profile_input()).await.unwrap();
     service
         .sign_in_with_token(emu.login_token(emu.uid()), None)
         .await
@@ -511,11 +480,7 @@ async fn locked_keyring() {
     again
         .save_profile(ProfileInput {
             id: Some(profile.clone()),
-            name: "Emulator".into(),
-            server: emu.url().to_owned(),
-            app_code: emu.info.app_code.clone(),
-            callback: free_callback(),
-            app_secret: Some(emu.info.app_secret.clone()),
+            ..emu.profile_input()
         })
         .await
         .unwrap();

@@ -77,6 +77,17 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// In memory, with the default demo data, on a free loopback port: the app's demo mode and
+    /// the tests.
+    pub fn ephemeral() -> Config {
+        Config {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            ..Config::default()
+        }
+    }
+}
+
 /// What the binary prints as its first stdout line: where it listens, the demo app and users.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

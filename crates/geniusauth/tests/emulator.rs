@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use geniusauth::{Client, Config, Error, Grant, LoginOptions, TokenType};
-use geniusauth_emulator::{Database, Emulator};
+use geniusauth_emulator::Emulator;
 use serde_json::{json, Value};
 
 struct Harness {
@@ -15,13 +15,9 @@ struct Harness {
 
 impl Harness {
     async fn start() -> Self {
-        let emulator = Emulator::start(geniusauth_emulator::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database: Database::Memory,
-            seed: None,
-        })
-        .await
-        .expect("emulator starts");
+        let emulator = Emulator::start(geniusauth_emulator::Config::ephemeral())
+            .await
+            .expect("emulator starts");
         let info = emulator.info().clone();
         let client = Client::new(config(emulator.url(), &info.app_code, &info.app_secret)).unwrap();
         Self {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use geniusauth::{Client, Config, Error};
-use geniusauth_emulator::{Database, Emulator};
+use geniusauth_emulator::Emulator;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -77,13 +77,9 @@ async fn https_to_a_plain_http_port_is_a_tls_error() {
 /// developer makes, and it must read as a TLS problem.
 #[tokio::test]
 async fn https_to_the_emulator_is_a_tls_error() {
-    let emulator = Emulator::start(geniusauth_emulator::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database: Database::Memory,
-        seed: None,
-    })
-    .await
-    .expect("emulator starts");
+    let emulator = Emulator::start(geniusauth_emulator::Config::ephemeral())
+        .await
+        .expect("emulator starts");
     let https = emulator.url().replacen("http://", "https://", 1);
     let err = client_for(&https)
         .refresh_access_token("secret-refresh-token")

@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 
 use geniusauth::{Client, LoginOptions};
-use geniusauth_emulator::{Config, Database, Emulator};
+use geniusauth_emulator::{Config, Emulator};
 use serde_json::Value;
 use support::audit::read_entries;
 
@@ -25,11 +25,7 @@ impl Server {
             .build()
             .unwrap();
         let emulator = runtime
-            .block_on(Emulator::start(Config {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                database: Database::Memory,
-                seed: None,
-            }))
+            .block_on(Emulator::start(Config::ephemeral()))
             .expect("emulator starts");
         let info = emulator.info().clone();
         let config = geniusauth::Config::new(info.app_code, info.app_secret)

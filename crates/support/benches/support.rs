@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use geniusauth::LoginOptions;
-use geniusauth_emulator::{Config, Database, Emulator};
+use geniusauth_emulator::{Config, Emulator};
 use support::{Connection, SupportSession};
 
 const TOKENS: usize = 10_000;
@@ -101,11 +101,7 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let emulator = runtime
-        .block_on(Emulator::start(Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database: Database::Memory,
-            seed: None,
-        }))
+        .block_on(Emulator::start(Config::ephemeral()))
         .expect("emulator");
     let info = emulator.info().clone();
     let client = geniusauth::Client::new(

@@ -14,7 +14,7 @@ use account::snapshot::SessionState;
 use account::{
     AccountError, AccountService, JsonSettingsFile, ProfileInput, ServiceConfig, Snapshot,
 };
-use geniusauth_emulator::{Config, Database, Emulator, StartupInfo};
+use geniusauth_emulator::{Config, Emulator, StartupInfo};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -33,18 +33,26 @@ pub struct Emu {
 
 impl Emu {
     pub async fn start() -> Emu {
-        let emulator = Emulator::start(Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database: Database::Memory,
-            seed: None,
-        })
-        .await
-        .expect("emulator starts");
+        let emulator = Emulator::start(Config::ephemeral())
+            .await
+            .expect("emulator starts");
         let info = emulator.info().clone();
         Emu {
             emulator,
             info,
             http: reqwest::Client::new(),
+        }
+    }
+
+    /// A new profile for the emulator's demo app, with its secret and a free loopback callback.
+    pub fn profile_input(&self) -> ProfileInput {
+        ProfileInput {
+            id: None,
+            name: "Emulator".into(),
+            server: self.url().to_owned(),
+            app_code: self.info.app_code.clone(),
+            callback: free_callback(),
+            app_secret: Some(self.info.app_secret.clone()),
         }
     }
 
@@ -358,12 +366,8 @@ impl Harness {
         service.start().await;
         let profile_id = service
             .save_profile(ProfileInput {
-                id: None,
-                name: "Emulator".into(),
                 server: server.to_owned(),
-                app_code: emu.info.app_code.clone(),
-                callback: free_callback(),
-                app_secret: Some(emu.info.app_secret.clone()),
+                ..emu.profile_input()
             })
             .await
             .expect("profile saved");

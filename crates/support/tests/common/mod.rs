@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use geniusauth::{Client, Config, LoginOptions};
-use geniusauth_emulator::{Database, Emulator};
+use geniusauth_emulator::Emulator;
 use serde_json::{json, Value};
 
 pub struct Server {
@@ -18,13 +18,9 @@ pub const REFRESH_PATH: &str = "/api/v1/app/token/refresh/";
 
 impl Server {
     pub async fn start() -> Server {
-        let emulator = Emulator::start(geniusauth_emulator::Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database: Database::Memory,
-            seed: None,
-        })
-        .await
-        .expect("emulator starts");
+        let emulator = Emulator::start(geniusauth_emulator::Config::ephemeral())
+            .await
+            .expect("emulator starts");
         let info = emulator.info().clone();
         let config = Config::new(info.app_code.clone(), info.app_secret.clone())
             .with_base_url(emulator.url())
