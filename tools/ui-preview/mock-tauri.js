@@ -44,9 +44,9 @@
     { id: 1, name: '张伟' }, { id: 2, name: '李娜' }, { id: 3, name: '王芳' }, { id: 4, name: 'Alex Chen' },
   ];
   const PROFILES = {
-    prod: { id: 'p1', name: 'NCUOS', server: 'https://v.ncuos.com', appCode: 'Ab3dE6g8', callback: 'http://127.0.0.1:47150/callback', preset: 'production', hasSecret: true },
-    pre: { id: 'p2', name: 'NCUOS 预发布', server: 'https://v.ncuhome.club', appCode: 'Pr3R3l5e', callback: 'http://127.0.0.1:47150/callback', preset: 'prerelease', hasSecret: true },
-    demo: { id: 'demo', name: 'Demo', server: 'http://127.0.0.1:4780', appCode: 'DEMO0001', callback: 'http://127.0.0.1:47150/callback', preset: 'emulator', hasSecret: true },
+    prod: { id: 'p1', name: 'NCUOS', server: 'https://v.ncuos.com', appCode: 'Ab3dE6g8', callback: 'http://localhost:47150/callback', preset: 'production', hasSecret: true },
+    pre: { id: 'p2', name: 'NCUOS 预发布', server: 'https://v.ncuhome.club', appCode: 'Pr3R3l5e', callback: 'http://localhost:47150/callback', preset: 'prerelease', hasSecret: true },
+    demo: { id: 'demo', name: 'Demo', server: 'http://127.0.0.1:4780', appCode: 'DEMO0001', callback: 'http://localhost:47150/callback', preset: 'emulator', hasSecret: true },
   };
 
   const scenario = q.get('state') ?? 'signed-in';
@@ -85,6 +85,8 @@
       refresh: token('refresh', { payload }),
       access: q.get('noaccess') === '1' ? null : token('access', { issued: NOW - 38 * 60e3, payload }),
       offline: null,
+      // ?previous=1 shows the note for another user than last time on this profile.
+      previousUser: q.get('previous') === '1' ? { userId: 20220417, name: '周子豪' } : null,
     };
     if (kind === 'offline') s.offline = { since: NOW - 4 * 60e3, nextRetryAt: NOW + 42e3, message: null };
     return s;
@@ -104,6 +106,8 @@
     session: null,
     busy: [],
     error: null,
+    // ?clock=-600 shows a local clock ten minutes ahead of the server's.
+    clock: { offsetMs: Number(q.get('clock') ?? 0) * 1000, measured: true },
   };
   if (state.localePreference !== 'system') state.locale = state.localePreference;
   if (state.profiles.length && scenario === 'setup') { state.profiles = []; state.activeProfileId = null; }
@@ -127,8 +131,9 @@
     const p = activeProfile() ?? PROFILES.prod;
     return {
       method: 'browser',
-      url: `${p.server}/oauth/authorize?appCode=${p.appCode}&redirect=${encodeURIComponent(p.callback)}&state=Zm9vYmFyYmF6cXV4`,
+      url: `${p.server}/?appCode=${p.appCode}`,
       expiresAt: Date.now() + 5 * 60e3,
+      appName: p.id === 'demo' ? 'Genius Account 演示' : 'Genius Account',
     };
   }
 

@@ -6,7 +6,11 @@ import { h } from '../dom.js';
 import { t } from '../i18n.js';
 import { invoke } from '../ipc.js';
 import { openModal } from '../dialog.js';
+import { store } from '../store.js';
 import { button } from './widgets.js';
+
+/** The server's clock is this far off ours before About mentions it. */
+const CLOCK_NOTE_MS = 30_000;
 
 export function openAboutDialog() {
   return openModal({
@@ -31,6 +35,15 @@ export function openAboutDialog() {
   });
 }
 
+/** The measured offset of the active server's clock, when it is large enough to matter. */
+function clockRows(clock) {
+  const offset = Number(clock?.offsetMs ?? 0);
+  if (!clock?.measured || Math.abs(offset) < CLOCK_NOTE_MS) return [];
+  const key = offset > 0 ? 'about.clockBehind' : 'about.clockAhead';
+  return [h('dt', { text: t('about.clock') }),
+    h('dd', { testid: 'about-clock', text: t(key, { secs: Math.round(Math.abs(offset) / 1000) }) })];
+}
+
 function rows(info, ctx) {
   const link = (which, url) => h('span', { class: 'about-link' },
     h('span', { class: 'mono about-url', testid: `about-${which}`, text: url }),
@@ -50,6 +63,7 @@ function rows(info, ctx) {
     h('dt', { text: t('about.commit') }), h('dd', { class: 'mono', testid: 'about-commit', text: info.commit }),
     h('dt', { text: t('about.license') }), h('dd', { testid: 'about-license', text: info.license }),
     h('dt', { text: t('about.server') }), h('dd', {}, link('server', info.server)),
+    ...clockRows(store.snap?.clock),
     h('dt', { text: t('about.repository') }), h('dd', {}, link('repository', info.repository)),
   ];
 }

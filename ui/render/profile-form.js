@@ -13,7 +13,10 @@ export const PRESETS = [
   { id: 'emulator', server: 'http://127.0.0.1:4780' },
   { id: 'custom', server: '' },
 ];
-export const DEFAULT_CALLBACK = 'http://127.0.0.1:47150/callback';
+// The dashboard registers plain-http callbacks on host localhost only; the app listens on
+// 127.0.0.1 and ::1 for it (and on just that address for a 127.0.0.1 or [::1] callback).
+export const DEFAULT_CALLBACK = 'http://localhost:47150/callback';
+const CALLBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 const presetFor = (server) => PRESETS.find((p) => p.server && p.server === String(server ?? '').trim().replace(/\/+$/, ''))?.id ?? 'custom';
 const presetName = (id) => (id === 'custom' ? '' : t(`preset.${id}.name`));
@@ -58,8 +61,7 @@ export function validate(state) {
 
   let c = null;
   try { c = new URL(v.callback.trim()); } catch { /* invalid */ }
-  // The app listens on 127.0.0.1 only (not ::1, and "localhost" may resolve to either).
-  if (!c || c.protocol !== 'http:' || c.hostname !== '127.0.0.1' || !c.port) e.callback = t('form.err.callback');
+  if (!c || c.protocol !== 'http:' || !CALLBACK_HOSTS.has(c.hostname) || !c.port) e.callback = t('form.err.callback');
 
   if (v.appSecret.length > 0 && !v.appSecret.trim()) e.appSecret = t('form.err.secretBlank');
   return e;

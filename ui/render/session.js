@@ -11,6 +11,7 @@ import { avatar, badge, button, countdown, cpLength, hostOf, icon, PAYLOAD_MAX, 
 export function renderSession(snap, profile) {
   const s = snap.session;
   return [
+    s.previousUser ? previousUserNote(s.user, s.previousUser) : null,
     userCard(s.user, profile),
     s.refresh?.expiringSoon ? expiringSoon(s.refresh) : null,
     h('div', { class: 'token-grid' },
@@ -39,6 +40,16 @@ function userCard(user, profile) {
         h('dt', { text: t('user.server') }), h('dd', { class: 'mono', title: profile?.server ?? '', testid: 'user-server', text: hostOf(profile?.server) })),
       button({ label: t('actions.reloadUser'), icon: 'rotate', variant: 'secondary', size: 'sm', busy: 'reload', testid: 'btn-reload-user',
         onClick: () => run('reload_user') })));
+}
+
+/** Another user than last time signed in on this profile: worth a look (a mistake, or a page
+ * that raced a login token of its own into the callback). */
+function previousUserNote(user, previous) {
+  return h('div', { class: 'banner banner-info', role: 'status', testid: 'previous-user' },
+    icon('info', { cls: 'banner-icon' }),
+    h('div', { class: 'banner-body' },
+      h('p', { class: 'banner-title', text: t('session.otherUserTitle', { name: user?.name ?? '' }) }),
+      h('p', { text: t('session.otherUserBody', { previous: previous.name || String(previous.userId), id: previous.userId }) })));
 }
 
 function expiringSoon(refresh) {

@@ -18,6 +18,12 @@ pub enum AccountError {
     SignInTimeout,
     #[error("the login token is for app {found}, not this profile's {expected}")]
     SignInWrongApp { expected: String, found: String },
+    /// The server's registration sends the browser elsewhere than this profile listens.
+    #[error("the app is registered with callback host {registered}, but this profile listens on {callback}: set the profile's callback to the registered one")]
+    SignInCallbackMismatch {
+        registered: String,
+        callback: String,
+    },
     #[error("the sign-in was cancelled")]
     SignInCancelled,
     #[error("no profile is selected")]
@@ -29,6 +35,19 @@ pub enum AccountError {
 }
 
 impl AccountError {
+    /// A failure of the callback listener, in the app's own sign-in codes.
+    pub fn from_sign_in(err: geniusauth::Error) -> Self {
+        use geniusauth::CallbackError as C;
+        match err {
+            geniusauth::Error::Callback(C::PortInUse { port, .. }) => {
+                AccountError::SignInPortInUse(port)
+            }
+            geniusauth::Error::Callback(C::Timeout { .. }) => AccountError::SignInTimeout,
+            geniusauth::Error::Callback(C::Invalid(why)) => AccountError::InvalidInput(why),
+            other => AccountError::GeniusAuth(other),
+        }
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
         AccountError::InvalidInput(message.into())
     }
@@ -43,6 +62,7 @@ impl AccountError {
             AccountError::SignInPortInUse(_) => "sign_in_port_in_use",
             AccountError::SignInTimeout => "sign_in_timeout",
             AccountError::SignInWrongApp { .. } => "sign_in_wrong_app",
+            AccountError::SignInCallbackMismatch { .. } => "sign_in_callback_mismatch",
             AccountError::SignInCancelled => "sign_in_cancelled",
             AccountError::NoProfile => "no_profile",
             AccountError::NoSession => "no_session",

@@ -3,7 +3,6 @@
 //! the UI renders.
 
 pub mod avatar;
-pub mod callback;
 pub mod error;
 pub mod mask;
 pub mod messages;

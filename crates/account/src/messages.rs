@@ -54,6 +54,9 @@ fn chinese(err: &AccountError) -> Option<String> {
         AccountError::SignInWrongApp { expected, found } => {
             format!("该登录令牌属于应用 {found}，而不是当前配置的 {expected}。")
         }
+        AccountError::SignInCallbackMismatch { registered, callback } => format!(
+            "该应用登记的回调地址是 {registered}，而此配置监听 {callback}：请把配置的回调改成登记的地址。"
+        ),
         AccountError::SignInCancelled => "登录已取消。".into(),
         AccountError::NoProfile => "尚未选择配置。".into(),
         AccountError::NoSession => "尚未登录。".into(),

@@ -34,7 +34,9 @@ impl Preset {
     }
 }
 
-pub const DEFAULT_CALLBACK: &str = "http://127.0.0.1:47150/callback";
+/// What the GeniusAuth dashboard lets a desktop app register: plain http only on host
+/// `localhost` (`internal/api/controllers/user/dev/app.go` of the server).
+pub const DEFAULT_CALLBACK: &str = "http://localhost:47150/callback";
 
 /// A profile as stored in preferences. The app secret is not here: it lives in the secret store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,39 +110,17 @@ fn validate_server(server: &str) -> Result<String, AccountError> {
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-/// The registered callback must be `http://127.0.0.1:<port>/…`: the app listens there during
-/// sign-in, on 127.0.0.1 only, so `localhost` (which may resolve to ::1) or `[::1]` would send
-/// the browser's redirect where nobody listens.
+/// The registered callback, on this computer: `http://localhost:<port>/…` as the production
+/// dashboard registers it, or `127.0.0.1` / `[::1]` for servers that allow them (the emulator,
+/// a self-hosted server). The app listens there while a sign-in is pending.
 pub fn validate_callback(callback: &str) -> Result<String, AccountError> {
-    let url = Url::parse(callback.trim()).map_err(|_| {
-        AccountError::invalid("callback must be a URL such as http://127.0.0.1:47150/callback")
+    let address = geniusauth::callback::parse_callback(callback).map_err(|err| match err {
+        geniusauth::Error::Callback(geniusauth::CallbackError::Invalid(why)) => {
+            AccountError::InvalidInput(why)
+        }
+        other => AccountError::from(other),
     })?;
-    if url.scheme() != "http" {
-        return Err(AccountError::invalid(
-            "callback must start with http:// (the app receives it on this computer)",
-        ));
-    }
-    match url.host_str() {
-        Some("127.0.0.1") => {}
-        Some(host) if is_loopback_host(host) => {
-            return Err(AccountError::invalid(format!(
-                "callback must use 127.0.0.1, not {host}: the app listens on 127.0.0.1 only \
-                 (register http://127.0.0.1:<port>/<path> with the server)"
-            )))
-        }
-        _ => {
-            return Err(AccountError::invalid(
-                "callback must be http://127.0.0.1:<port>/<path>: the app listens on this \
-                 computer only",
-            ))
-        }
-    }
-    if url.port().is_none() {
-        return Err(AccountError::invalid(
-            "callback needs a port, e.g. http://127.0.0.1:47150/callback",
-        ));
-    }
-    Ok(url.to_string())
+    Ok(address.url.to_string())
 }
 
 fn is_loopback_host(host: &str) -> bool {
@@ -196,32 +176,31 @@ mod tests {
             .is_ok());
     }
 
-    /// The listener binds 127.0.0.1 only: other loopback spellings are refused, saying why.
+    /// Every loopback spelling the listener can serve is accepted; localhost is the default.
     #[test]
-    fn callback_must_be_127_0_0_1() {
+    fn callback_on_this_computer_with_a_port() {
         assert_eq!(
-            validate_callback(" http://127.0.0.1:47150/callback ").unwrap(),
-            "http://127.0.0.1:47150/callback"
+            validate_callback(" http://localhost:47150/callback ").unwrap(),
+            DEFAULT_CALLBACK
         );
-        for other in [
-            "http://localhost:47150/callback",
+        for ok in [
+            "http://127.0.0.1:47150/callback",
             "http://[::1]:47150/callback",
-            "http://LOCALHOST:47150/callback",
+            "http://LOCALHOST:47150/cb?from=sso",
         ] {
-            let err = validate_callback(other).unwrap_err().to_string();
-            assert!(err.contains("127.0.0.1 only"), "{other}: {err}");
+            assert!(validate_callback(ok).is_ok(), "{ok}");
         }
-        let err = validate_callback("https://127.0.0.1:47150/cb")
+        let err = validate_callback("https://localhost:47150/cb")
             .unwrap_err()
             .to_string();
         assert!(err.contains("http://"), "{err}");
-        let err = validate_callback("http://127.0.0.1/cb")
+        let err = validate_callback("http://localhost/cb")
             .unwrap_err()
             .to_string();
         assert!(err.contains("port"), "{err}");
         let err = validate_callback("http://10.0.0.2:47150/cb")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("127.0.0.1"), "{err}");
+        assert!(err.contains("localhost"), "{err}");
     }
 }

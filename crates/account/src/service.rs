@@ -12,7 +12,6 @@ use geniusauth::{Client, Grant, LoginOptions};
 use tokio::task::JoinHandle;
 
 use crate::avatar::AvatarCache;
-use crate::callback::{CallbackListener, SIGN_IN_TIMEOUT};
 use crate::error::{AccountError, ErrorReply};
 use crate::messages;
 use crate::profile::{Profile, ProfileInput};
@@ -22,6 +21,9 @@ use crate::secret_store::{
 use crate::session::{HeldToken, Session, User};
 use crate::settings::{CachedUser, Settings, SettingsStore};
 use crate::snapshot::*;
+use geniusauth::callback::{
+    login_token_check, parse_callback, CallbackListener, Pages, SIGN_IN_TIMEOUT,
+};
 
 /// Renew the access token this long before it expires.
 pub const DEFAULT_REFRESH_LEAD: Duration = Duration::from_secs(60);
@@ -231,6 +233,12 @@ impl AccountService {
         let st = self.state();
         let now = now_ms();
         let settings = &st.settings;
+        // Token times are the server's: shown on this machine's clock, so that countdowns
+        // are right however far the local clock is off.
+        let server_clock = active_id(&st)
+            .and_then(|id| st.clients.get(&id))
+            .map(|client| client.clock());
+        let offset_ms = server_clock.map_or(0, |clock| clock.offset_ms());
         let mut profiles: Vec<ProfileView> = settings
             .profiles
             .iter()
@@ -269,8 +277,9 @@ impl AccountService {
                 avatar: s.avatar.clone(),
                 initials: initials(&s.user.name),
             },
-            refresh: Some(s.refresh.view(now)),
-            access: s.access.as_ref().map(|a| a.view(now)),
+            refresh: Some(s.refresh.view(now, offset_ms)),
+            access: s.access.as_ref().map(|a| a.view(now, offset_ms)),
+            previous_user: s.previous_user.clone(),
             offline: s.offline.clone(),
             retry: s.retry.clone(),
             next_refresh_at: st.scheduled.as_ref().map(|t| t.due_at),
@@ -298,6 +307,10 @@ impl AccountService {
             session,
             busy: st.busy.keys().copied().collect(),
             error: st.error.clone(),
+            clock: ClockView {
+                offset_ms,
+                measured: server_clock.is_some_and(|clock| clock.is_measured()),
+            },
         }
     }
 
@@ -707,11 +720,25 @@ impl AccountService {
 
     // ---- sign-in ----------------------------------------------------------------------------
 
-    /// Starts listening on the profile's callback and returns the URL to open in the browser.
+    /// Checks the profile with the server, starts listening on its callback and returns the
+    /// URL to open in the browser.
     pub async fn sign_in_browser(&self, payload: Option<String>) -> Result<String, AccountError> {
         let profile = self.active_profile()?;
         check_payload(payload.as_deref())?;
-        self.client(&profile).await?;
+        let address = parse_callback(&profile.callback).map_err(AccountError::from_sign_in)?;
+        let client = self.client(&profile).await?;
+        // One cheap unsigned call before any browser opens (the server rate-limits it): the
+        // appCode exists (code 3 otherwise), its registration sends the browser where we
+        // listen, and the reply's Date measures the server's clock for the token check below.
+        let app = client.app_info().await?;
+        let registered = app.host.trim();
+        if !registered.is_empty() && !registered.eq_ignore_ascii_case(&address.host_and_port()) {
+            return Err(AccountError::SignInCallbackMismatch {
+                registered: registered.to_owned(),
+                callback: address.host_and_port(),
+            });
+        }
+        let key = self.server_key(&profile, &client).await;
         // Earlier listeners must be gone before the port is bound again: abort, then wait.
         let stopping = {
             let mut st = self.state();
@@ -722,23 +749,29 @@ impl AccountService {
             let _ = task.await;
         }
         let timeout = self.inner.config.sign_in_timeout;
-        let listener = CallbackListener::bind(&profile.callback).await?;
-        let url = format!(
-            "{}/?appCode={}",
-            profile.server.trim_end_matches('/'),
-            profile.app_code
-        );
+        let pages = Pages {
+            product: "Genius Account",
+        };
+        let listener = CallbackListener::bind(&address, pages)
+            .await
+            .map_err(AccountError::from_sign_in)?;
+        let check = login_token_check(&client, key);
+        let url = client.login_url().to_string();
         let weak = Arc::downgrade(&self.inner);
         let view = SignInView {
             method: "browser",
             url: url.clone(),
             expires_at: now_ms() + timeout.as_millis() as i64,
+            app_name: app.name,
         };
         {
             // Held while spawning, so the task's own `sign_in = None` comes after this entry.
             let mut st = self.state();
             let task = tokio::spawn(async move {
-                let result = listener.wait_for_token(timeout).await;
+                let result = listener
+                    .wait_for_token(timeout, check)
+                    .await
+                    .map_err(AccountError::from_sign_in);
                 let Some(service) = upgrade(&weak) else {
                     return;
                 };
@@ -794,12 +827,13 @@ impl AccountService {
                 found: claims.app_code,
             });
         }
-        if claims.is_expired() {
+        let client = self.client(&profile).await?;
+        // Judged by the server's clock once a reply has told it; until then the server decides.
+        if client.clock().is_measured() && claims.is_expired_at(client.clock().now()) {
             return Err(AccountError::invalid(
                 "the login token has expired (they last 5 minutes): sign in again",
             ));
         }
-        let client = self.client(&profile).await?;
         let days = self.state().settings.lifetime_days;
         let options = LoginOptions {
             grant: Grant::RefreshToken {
@@ -870,6 +904,16 @@ impl AccountService {
         let avatar = self.inner.avatars.cached(&user.avatar_url);
         {
             let mut st = self.state();
+            // Someone else signed in on this profile last: say so, it may be a mistake (or a
+            // page that raced a login token of its own into the callback).
+            let previous_user = st
+                .settings
+                .cached_user(&profile.id)
+                .filter(|c| c.user_id != user.user_id)
+                .map(|c| PreviousUserView {
+                    user_id: c.user_id,
+                    name: c.name.clone(),
+                });
             st.session = Some(Session {
                 profile_id: profile.id.clone(),
                 user,
@@ -879,6 +923,7 @@ impl AccountService {
                 state: SessionState::SignedIn,
                 offline: None,
                 retry: None,
+                previous_user,
             });
             st.stop_timer();
         }
@@ -996,6 +1041,7 @@ impl AccountService {
                 state: SessionState::SignedIn,
                 offline: None,
                 retry: None,
+                previous_user: None,
             });
             st.stop_timer();
         }

@@ -62,12 +62,18 @@ impl HeldToken {
         self.signature = signature_state(&self.value, &self.claims, key);
     }
 
-    pub fn view(&self, now_ms: i64) -> TokenView {
-        let expires_at = self.claims.exp.map(|s| s * 1000).unwrap_or(i64::MAX);
+    /// The token for the UI, its times moved onto this machine's clock: `offset_ms` is the
+    /// server's clock minus ours.
+    pub fn view(&self, now_ms: i64, offset_ms: i64) -> TokenView {
+        let expires_at = self
+            .claims
+            .exp
+            .map(|s| s * 1000 - offset_ms)
+            .unwrap_or(i64::MAX);
         TokenView {
             masked: mask(&self.value),
             record_id: self.claims.id,
-            issued_at: self.claims.iat.unwrap_or_default() * 1000,
+            issued_at: self.claims.iat.unwrap_or_default() * 1000 - offset_ms,
             expires_at,
             payload: self.claims.payload.clone(),
             signature: self.signature,
@@ -111,4 +117,6 @@ pub struct Session {
     pub state: SessionState,
     pub offline: Option<crate::snapshot::OfflineView>,
     pub retry: Option<crate::snapshot::RetryView>,
+    /// Set by a sign-in of another user than the one last signed in on this profile.
+    pub previous_user: Option<crate::snapshot::PreviousUserView>,
 }

@@ -26,6 +26,27 @@ pub struct Snapshot {
     pub session: Option<SessionView>,
     pub busy: Vec<&'static str>,
     pub error: Option<ErrorView>,
+    /// The active profile's server clock as measured from its replies.
+    pub clock: ClockView,
+}
+
+/// How far the server's clock is from this machine's. Every time in the snapshot is on this
+/// machine's clock already (token times are converted); this is for diagnostics.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClockView {
+    /// Server time minus local time.
+    pub offset_ms: i64,
+    /// Whether a reply has told the server's time yet (otherwise the offset is 0 by default).
+    pub measured: bool,
+}
+
+/// Who was signed in on this profile before the current sign-in, when that was someone else.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousUserView {
+    pub user_id: u64,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -81,6 +102,8 @@ pub struct SignInView {
     pub method: &'static str,
     pub url: String,
     pub expires_at: i64,
+    /// The app's name as registered with the server ("Signing in to <name>").
+    pub app_name: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -105,6 +128,8 @@ pub struct SessionView {
     pub retry: Option<RetryView>,
     /// When the refresh timer fires next (the access token is renewed before it expires).
     pub next_refresh_at: Option<i64>,
+    /// Someone else was signed in on this profile before this sign-in.
+    pub previous_user: Option<PreviousUserView>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

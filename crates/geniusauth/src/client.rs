@@ -12,11 +12,12 @@ use serde::Deserialize;
 use tokio::sync::OnceCell;
 use url::Url;
 
+use crate::clock::{local_now_ms, ServerClock};
 use crate::config::Config;
 use crate::envelope::{decode_envelope, read_capped_body, snippet};
 use crate::error::Error;
 use crate::model::{
-    AccessTokenInfo, Grant, LoginOptions, LoginResult, PayloadUpdate, PublicUserInfo,
+    AccessTokenInfo, AppInfo, Grant, LoginOptions, LoginResult, PayloadUpdate, PublicUserInfo,
     RefreshResult, ServerPublicKeys, UserInfo, MAX_PAYLOAD_CHARS, MAX_REFRESH_VALIDITY_SECS,
     MIN_REFRESH_VALIDITY_SECS,
 };
@@ -30,6 +31,8 @@ const PATH_ACCESS_VERIFY: &str = "/api/v1/app/token/access/verify";
 const PATH_ACCESS_USER_INFO: &str = "/api/v1/app/token/access/user/info";
 const PATH_PUBLIC_USER_INFO: &str = "/api/v1/app/user/info";
 const PATH_SERVER_KEYS: &str = "/api/v1/app/keypair/server";
+// Registered as `G.GET("/")` in the `app` group: the path ends with '/'.
+const PATH_PUBLIC_APP: &str = "/api/v1/public/app/";
 
 const MAX_REDIRECTS: usize = 5;
 
@@ -44,6 +47,8 @@ struct Inner {
     config: Config,
     /// The token-signing key, fetched on first use by [`Client::verify_token`].
     jwt_key: OnceCell<VerifyingKey>,
+    /// The server's clock, learnt from every reply's `Date`.
+    clock: ServerClock,
 }
 
 impl fmt::Debug for Client {
@@ -62,20 +67,38 @@ impl Client {
             .user_agent(concat!("geniusauth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
-            .redirect(same_host_redirects())
+            .redirect(same_origin_redirects())
             .build()
             .map_err(|e| Error::Network(error_chain(&e)))?;
+        let clock = ServerClock::with_offset_ms(config.clock_offset_secs.saturating_mul(1000));
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 config,
                 jwt_key: OnceCell::new(),
+                clock,
             }),
         })
     }
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The server's clock as measured from its replies so far.
+    pub fn clock(&self) -> &ServerClock {
+        &self.inner.clock
+    }
+
+    /// `GET /api/v1/public/app/?appCode=…` (unsigned, rate limited on the server): the app's
+    /// registered name and its callback's `host[:port]`. An unknown appCode is code 3. A cheap
+    /// check of a profile before a browser opens, which also measures the server's clock.
+    pub async fn app_info(&self) -> Result<AppInfo, Error> {
+        let mut url = self.endpoint(PATH_PUBLIC_APP);
+        url.query_pairs_mut()
+            .append_pair("appCode", &self.inner.config.app_code);
+        let (status, body) = self.send(self.inner.http.get(url)).await?;
+        decode_envelope(status, &body)
     }
 
     /// Where to send the user's browser to sign in: `<server>/?appCode=<code>`.
@@ -229,9 +252,31 @@ impl Client {
         decode_envelope(status, &body)
     }
 
-    /// Signs `params`, sends them (JSON body for POST/PATCH, query string for GET/DELETE) and
-    /// returns the HTTP status and the size-capped body.
+    /// Signs `params` with the server's time, sends them and returns the HTTP status and the
+    /// size-capped body. A code 9 (stamp outside the server's window) whose reply corrected our
+    /// idea of the server's clock is sent once more, stamped anew.
     async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        params: Params,
+    ) -> Result<(u16, Vec<u8>), Error> {
+        let offset = self.inner.clock.offset_ms();
+        let (status, body) = self
+            .send_signed(method.clone(), path, params.clone())
+            .await?;
+        let stale_stamp = matches!(
+            decode_envelope::<IgnoredAny>(status, &body),
+            Err(ref err) if err.is_clock_skew()
+        );
+        if stale_stamp && self.inner.clock.offset_ms() != offset {
+            return self.send_signed(method, path, params).await;
+        }
+        Ok((status, body))
+    }
+
+    /// One signed request: JSON body for POST/PATCH, query string for GET/DELETE.
+    async fn send_signed(
         &self,
         method: Method,
         path: &str,
@@ -239,8 +284,7 @@ impl Client {
     ) -> Result<(u16, Vec<u8>), Error> {
         let config = &self.inner.config;
         params.push(("appCode", config.app_code.as_str().into()));
-        let time_stamp = tokens::unix_now().saturating_add(config.clock_offset_secs);
-        params.push(("timeStamp", ParamValue::Int(time_stamp)));
+        params.push(("timeStamp", ParamValue::Int(self.inner.clock.now())));
         let signature = sign(&params, &config.app_secret);
         params.push(("signature", signature.into()));
 
@@ -260,9 +304,21 @@ impl Client {
                 .collect();
             self.inner.http.request(method, url).json(&body)
         };
+        self.send(request).await
+    }
+
+    /// Sends a request, learns the server's time from the reply's `Date` and reads the body.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), Error> {
         let response = request.send().await.map_err(transport_error)?;
+        if let Some(date) = response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+        {
+            self.inner.clock.observe_date(date, local_now_ms());
+        }
         let status = response.status().as_u16();
-        let body = read_capped_body(response, config.max_body_bytes).await?;
+        let body = read_capped_body(response, self.inner.config.max_body_bytes).await?;
         Ok((status, body))
     }
 
@@ -305,19 +361,32 @@ fn pem_from_wire(value: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// Follows redirects only within the same host, so tokens in a re-sent body never go elsewhere.
-fn same_host_redirects() -> reqwest::redirect::Policy {
+/// Follows a redirect only to the same host and never from https down to http, so a token in
+/// a re-sent body or query never goes elsewhere or in the clear. The port may change only with
+/// an http → https upgrade.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
-        let same_host = attempt
+        let allowed = attempt
             .previous()
             .first()
-            .is_some_and(|first| first.host_str() == attempt.url().host_str());
-        if attempt.previous().len() > MAX_REDIRECTS || !same_host {
+            .is_some_and(|first| redirect_allowed(first, attempt.url()));
+        if attempt.previous().len() > MAX_REDIRECTS || !allowed {
             attempt.stop()
         } else {
             attempt.follow()
         }
     })
+}
+
+fn redirect_allowed(from: &Url, to: &Url) -> bool {
+    if from.host_str() != to.host_str() {
+        return false;
+    }
+    match (from.scheme(), to.scheme()) {
+        (a, b) if a == b => from.port_or_known_default() == to.port_or_known_default(),
+        ("http", "https") => true,
+        _ => false,
+    }
 }
 
 /// Maps a reqwest failure to this crate's error. The URL is dropped first: on GET/DELETE its
@@ -420,6 +489,32 @@ mod tests {
         assert!(is_tls_failure(&Wrapper(Box::new(eof))));
         let refused = IoError::new(ErrorKind::ConnectionRefused, "Connection refused");
         assert!(!is_tls_failure(&Wrapper(Box::new(refused))));
+    }
+
+    #[test]
+    fn redirects_stay_on_the_origin_and_never_downgrade() {
+        let url = |s: &str| Url::parse(s).unwrap();
+        let allowed = |a: &str, b: &str| redirect_allowed(&url(a), &url(b));
+        assert!(allowed("https://v.ncuos.com/a", "https://v.ncuos.com/a/"));
+        assert!(allowed(
+            "http://127.0.0.1:4780/a",
+            "http://127.0.0.1:4780/b?x=1"
+        ));
+        assert!(allowed("http://v.ncuos.com/a", "https://v.ncuos.com/a"));
+        assert!(!allowed("https://v.ncuos.com/a", "http://v.ncuos.com/a"));
+        assert!(!allowed("https://v.ncuos.com/a", "https://evil.example/a"));
+        assert!(!allowed(
+            "https://v.ncuos.com/a",
+            "https://v.ncuos.com:8443/a"
+        ));
+        assert!(!allowed(
+            "http://127.0.0.1:4780/a",
+            "http://127.0.0.1:4781/a"
+        ));
+        assert!(!allowed(
+            "http://127.0.0.1:4780/a",
+            "http://localhost:4780/a"
+        ));
     }
 
     #[test]

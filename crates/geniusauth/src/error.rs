@@ -38,6 +38,28 @@ pub enum Error {
     InvalidInput(String),
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
+}
+
+/// Why the loopback end of a browser sign-in could not do its job.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackError {
+    /// The callback URL is not one this computer can serve.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("port {port} is already in use on {addr}: close the program using it, or register another callback port")]
+    PortInUse {
+        port: u16,
+        addr: std::net::SocketAddr,
+    },
+    #[error("cannot listen on {addr}: {detail}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        detail: String,
+    },
+    #[error("no sign-in arrived at the callback within {secs} s")]
+    Timeout { secs: u64 },
 }
 
 /// Why a JWT could not be decoded or did not verify.
@@ -58,6 +80,9 @@ pub enum TokenError {
     },
     #[error("server public key is not usable: {0}")]
     BadKey(String),
+    /// A login token issued before the sign-in it claims to complete began (or without `iat`).
+    #[error("the login token was issued before this sign-in began")]
+    IssuedBeforeSignIn,
 }
 
 pub const CODE_BAD_PARAMETERS: i64 = 1;
@@ -81,6 +106,7 @@ impl Error {
             Error::BodyTooLarge { .. } => "body_too_large",
             Error::InvalidInput(_) => "invalid_input",
             Error::Token(token) => token.code(),
+            Error::Callback(callback) => callback.code(),
         }
     }
 
@@ -128,7 +154,7 @@ impl Error {
             } => {
                 *http_status >= 500 && !matches!(*code, CODE_REMOTE_CALL_FAILED | CODE_UNAUTHORIZED)
             }
-            Error::InvalidInput(_) | Error::Token(_) => false,
+            Error::InvalidInput(_) | Error::Token(_) | Error::Callback(_) => false,
         }
     }
 
@@ -155,6 +181,31 @@ impl Error {
                 .to_owned(),
             Error::InvalidInput(detail) => format!("The request was not sent: {detail}."),
             Error::Token(token) => token.to_string(),
+            Error::Callback(callback) => match callback {
+                CallbackError::Invalid(_) => "Use the callback URL registered for the app, on \
+                                              this computer: http://localhost:<port>/<path>."
+                    .to_owned(),
+                CallbackError::PortInUse { .. } => "Another program uses the callback port: \
+                                                    close it, or register another port."
+                    .to_owned(),
+                CallbackError::Listen { .. } => {
+                    "This computer refused to listen for the sign-in.".to_owned()
+                }
+                CallbackError::Timeout { .. } => {
+                    "The browser did not come back in time. Try again.".to_owned()
+                }
+            },
+        }
+    }
+}
+
+impl CallbackError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            CallbackError::Invalid(_) => "callback_invalid",
+            CallbackError::PortInUse { .. } => "sign_in_port_in_use",
+            CallbackError::Listen { .. } => "callback_listen",
+            CallbackError::Timeout { .. } => "sign_in_timeout",
         }
     }
 }
@@ -168,6 +219,7 @@ impl TokenError {
             TokenError::Expired { .. } => "token_expired",
             TokenError::WrongType { .. } => "token_wrong_type",
             TokenError::BadKey(_) => "token_bad_key",
+            TokenError::IssuedBeforeSignIn => "token_issued_before_sign_in",
         }
     }
 }

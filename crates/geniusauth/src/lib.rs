@@ -10,7 +10,9 @@
 //! # let _ = access; Ok(()) }
 //! ```
 
+pub mod callback;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod envelope;
 pub mod error;
@@ -20,11 +22,12 @@ pub mod signature;
 pub mod tokens;
 
 pub use client::Client;
+pub use clock::ServerClock;
 pub use config::{Config, DEFAULT_BASE_URL};
-pub use error::{explain_server_code, Error, TokenError};
+pub use error::{explain_server_code, CallbackError, Error, TokenError};
 pub use model::{
-    AccessTokenInfo, Grant, Group, LoginOptions, LoginResult, PayloadUpdate, PublicUserInfo,
-    RefreshResult, ServerPublicKeys, UserInfo,
+    AccessTokenInfo, AppInfo, Grant, Group, LoginOptions, LoginResult, PayloadUpdate,
+    PublicUserInfo, RefreshResult, ServerPublicKeys, UserInfo,
 };
 pub use secret::AppSecret;
 pub use signature::{sign, ParamValue};

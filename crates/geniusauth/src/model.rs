@@ -138,6 +138,18 @@ pub struct PublicUserInfo {
     pub groups: Vec<Group>,
 }
 
+/// What `GET /api/v1/public/app/` tells about an app
+/// (`internal/api/controllers/public/app/data.go`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppInfo {
+    /// The app's registered name.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+    /// `host[:port]` of the app's registered callback URL.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub host: String,
+}
+
 /// The server's public keys, as PEM text (already base64-decoded from the reply).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ServerPublicKeys {

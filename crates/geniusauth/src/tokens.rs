@@ -4,7 +4,6 @@
 //! refused with code 31.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -13,6 +12,7 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+pub use crate::clock::unix_now;
 use crate::error::{Error, TokenError};
 use crate::model::null_as_default;
 
@@ -217,6 +217,44 @@ pub fn verify_signature(token: &str, key: &VerifyingKey) -> Result<DecodedToken,
     Ok(decoded)
 }
 
+/// How far before the start of a sign-in a login token's `iat` may lie: the server's leeway
+/// plus the error of our estimate of its clock (whole seconds from `Date`, and travel time).
+pub const SIGN_IN_START_SLACK_SECS: i64 = LEEWAY_SECS + 2;
+
+/// Whether a token that reached the sign-in callback completes the sign-in that began at
+/// `started_at` (server clock, unix seconds): a `Login` token, unexpired at `now`, issued after
+/// the sign-in began, and signed by the server when its key is at hand. Anything else is what
+/// another page could send to the callback.
+pub fn check_login_token(
+    token: &str,
+    started_at: i64,
+    now: i64,
+    key: Option<&VerifyingKey>,
+) -> Result<Claims, Error> {
+    let claims = match key {
+        Some(key) => verify_signature(token, key)?.claims,
+        None => decode(token)?.claims,
+    };
+    if claims.token_type != TokenType::Login {
+        return Err(TokenError::WrongType {
+            expected: TokenType::Login,
+            found: claims.token_type,
+        }
+        .into());
+    }
+    if claims.is_expired_at(now) {
+        return Err(TokenError::Expired {
+            exp: claims.exp.unwrap_or_default(),
+            now,
+        }
+        .into());
+    }
+    match claims.iat {
+        Some(iat) if iat >= started_at - SIGN_IN_START_SLACK_SECS => Ok(claims),
+        _ => Err(TokenError::IssuedBeforeSignIn.into()),
+    }
+}
+
 /// Reads the server's token key: PEM text (labelled `EC PUBLIC KEY` by the server although it
 /// holds a PKIX SubjectPublicKeyInfo of an Ed25519 key), or that PEM base64-encoded as it
 /// arrives in the JSON reply.
@@ -310,12 +348,4 @@ fn malformed(detail: impl Into<String>) -> Error {
 
 fn bad_key(detail: impl Into<String>) -> Error {
     TokenError::BadKey(detail.into()).into()
-}
-
-/// Current unix time in seconds.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }

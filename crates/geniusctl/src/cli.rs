@@ -116,11 +116,12 @@ pub enum Command {
     Login {
         #[command(flatten)]
         grant: GrantOptions,
-        /// The app's registered callback; must be a loopback http URL
+        /// The app's registered callback: http://localhost:<port>/… (as the dashboard registers
+        /// it; served on 127.0.0.1 and ::1), or http://127.0.0.1:<port>/…, http://[::1]:<port>/…
         #[arg(
             long,
             value_name = "URL",
-            default_value = "http://127.0.0.1:47150/callback"
+            default_value = "http://localhost:47150/callback"
         )]
         callback: String,
         /// Give up after this many seconds without a sign-in

@@ -8,13 +8,12 @@ use geniusauth::tokens;
 use geniusauth::{Client, Config};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::net::TcpListener;
 
 use crate::browser;
-use crate::callback::{parse_callback, wait_for_login_token};
 use crate::cli::{Command, GlobalOptions};
 use crate::failure::Failure;
 use crate::output::print_json;
+use geniusauth::callback::{login_token_check, parse_callback, CallbackListener, Pages};
 
 /// Characters of a token shown in revoke reports: enough to tell tokens apart, too few to use.
 const TOKEN_PREFIX_CHARS: usize = 10;
@@ -269,21 +268,40 @@ async fn inspect(global: &GlobalOptions, token: &str, verify: bool) -> Result<()
     print_json(&report)
 }
 
-/// Opens the sign-in page and waits for the browser to come back to the callback.
+/// Checks the app with the server, opens the sign-in page and waits for the browser to come
+/// back to the callback with a genuine, fresh login token.
 async fn receive_login_token(
     client: &Client,
     callback: &str,
     timeout: Duration,
     no_browser: bool,
 ) -> Result<String, Failure> {
-    let target = parse_callback(callback)?;
-    let listener = TcpListener::bind(target.addr).await.map_err(|e| {
-        Failure::Network(format!(
-            "cannot listen on {} for the callback: {e}",
-            target.addr
-        ))
-    })?;
+    let address = parse_callback(callback)?;
+    // Unsigned and cheap: the appCode exists, the registration sends the browser here, and the
+    // reply's Date tells the server's clock for the token check.
+    let app = client.app_info().await?;
+    let registered = app.host.trim();
+    if !registered.is_empty() && !registered.eq_ignore_ascii_case(&address.host_and_port()) {
+        return Err(Failure::Usage(format!(
+            "the app is registered with callback host {registered}, not {}: pass --callback \
+             with the registered URL",
+            address.host_and_port()
+        )));
+    }
+    let key = match client.server_public_keys().await {
+        Ok(keys) => keys.jwt_verifying_key().ok(),
+        Err(_) => None,
+    };
+    let listener = CallbackListener::bind(
+        &address,
+        Pages {
+            product: "geniusctl",
+        },
+    )
+    .await?;
+    let check = login_token_check(client, key);
     let login_url = client.login_url();
+    eprintln!("Signing in to {}.", app.name);
     if no_browser {
         eprintln!("Open this URL to sign in: {login_url}");
     } else if let Err(why) = browser::open(login_url.as_str()) {
@@ -296,5 +314,5 @@ async fn receive_login_token(
         "Waiting up to {} s for the sign-in at {callback} …",
         timeout.as_secs()
     );
-    wait_for_login_token(listener, target.path, timeout).await
+    Ok(listener.wait_for_token(timeout, check).await?)
 }

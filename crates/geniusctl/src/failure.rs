@@ -68,7 +68,7 @@ impl Failure {
 
 impl From<geniusauth::Error> for Failure {
     fn from(error: geniusauth::Error) -> Self {
-        use geniusauth::{Error, TokenError};
+        use geniusauth::{CallbackError, Error, TokenError};
         match error {
             Error::Server {
                 code,
@@ -79,9 +79,9 @@ impl From<geniusauth::Error> for Failure {
                 msg,
                 http_status,
             },
-            Error::InvalidInput(_) | Error::Token(TokenError::Malformed(_)) => {
-                Failure::Usage(error.to_string())
-            }
+            Error::InvalidInput(_)
+            | Error::Token(TokenError::Malformed(_))
+            | Error::Callback(CallbackError::Invalid(_)) => Failure::Usage(error.to_string()),
             other => Failure::Network(format!("{other}\n{}", other.explanation())),
         }
     }

@@ -1,7 +1,6 @@
 //! geniusctl: GeniusAuth from the command line, for scripting and support work.
 
 mod browser;
-mod callback;
 mod cli;
 mod commands;
 mod failure;
