@@ -65,12 +65,15 @@ pub struct App {
     shots: PathBuf,
 }
 
+/// A port free on 127.0.0.1 and on ::1 (a `localhost` callback is served on both).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let v4 = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = v4.local_addr().unwrap().port();
+        if TcpListener::bind(("::1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl App {

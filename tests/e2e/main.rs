@@ -62,6 +62,58 @@ impl Server {
         )
     }
 
+    /// Signs `uid` in at the emulator's login page for `app_code`: the callback URL (with
+    /// `?token=`) the browser is redirected to.
+    async fn authorize(&self, app_code: &str, uid: u64) -> String {
+        let login = self
+            .http
+            .post(self.url("/__emulator/authorize"))
+            .form(&[("appCode", app_code), ("uid", &uid.to_string())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 302);
+        login.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// What a page other than GeniusAuth's could send to the callback: no real token, a forged
+    /// one, an expired one, a token of another type, one issued before the sign-in began.
+    async fn tokens_another_page_could_send(&self, app_code: &str, uid: u64) -> Vec<String> {
+        let mint = |offset: i64| async move {
+            self.admin("/__emulator/clock", json!({ "offsetSeconds": offset }))
+                .await;
+            self.emulator.login_token(app_code, uid).unwrap()
+        };
+        let expired = mint(-400).await;
+        let before_sign_in = mint(-60).await;
+        let genuine = mint(0).await;
+        let mut forged: Vec<char> = genuine.chars().collect();
+        let at = forged.len() - 5;
+        forged[at] = if forged[at] == 'A' { 'B' } else { 'A' };
+        let info = self.emulator.info();
+        let client = geniusauth::Client::new(
+            geniusauth::Config::new(info.app_code.clone(), info.app_secret.clone())
+                .with_base_url(self.emulator.url())
+                .unwrap(),
+        )
+        .unwrap();
+        let access = client
+            .login_verify(
+                &self.emulator.login_token(app_code, uid).unwrap(),
+                &geniusauth::LoginOptions::default(),
+            )
+            .await
+            .unwrap()
+            .access_token;
+        vec![
+            "x".to_owned(),
+            forged.into_iter().collect(),
+            expired,
+            access,
+            before_sign_in,
+        ]
+    }
+
     async fn clear_faults(&self) {
         let response = self
             .http
@@ -100,6 +152,20 @@ impl Server {
 
 const REFRESH_ROUTE: &str = "POST /api/v1/app/token/refresh/";
 
+const V4: &str = "127.0.0.1";
+const V6: &str = "::1";
+
+/// A client that reaches `localhost` over one loopback address only, as a browser that
+/// resolved it that way would.
+fn browser_via(ip: &str, port: u16) -> reqwest::Client {
+    let addr = std::net::SocketAddr::new(ip.parse().unwrap(), port);
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .resolve("localhost", addr)
+        .build()
+        .unwrap()
+}
+
 /// Fills in the first-run setup screen for the app registered on `server`, as a user would.
 async fn set_up_profile(app: &App, server: &Server, app_code: &str, secret: &str, callback: &str) {
     app.el("setup").await;
@@ -117,7 +183,8 @@ async fn set_up_profile(app: &App, server: &Server, app_code: &str, secret: &str
 async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     let server = Server::start().await;
     let callback_port = free_port();
-    let callback = format!("http://127.0.0.1:{callback_port}/callback");
+    // As the production dashboard registers a desktop app: plain http on host localhost only.
+    let callback = format!("http://localhost:{callback_port}/callback");
     let (app_code, app_secret) = server.register_app("E2E 桌面端", &callback).await;
     let users = server.emulator.info().users.clone();
 
@@ -190,30 +257,66 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     assert_eq!(server.count("DELETE /api/v1/app/token/refresh/").await, 1);
     app.screenshot("07-revoked").await;
 
-    // Browser sign-in: the app listens on its callback; the "browser" signs in at the server's
-    // login page and is redirected there.
+    // Browser sign-in: the app listens on its callback (127.0.0.1 and ::1); the "browser"
+    // signs in at the server's login page and is redirected there. Before it, what another
+    // page could send to the callback is refused and the sign-in keeps waiting.
+    let refusals = server
+        .tokens_another_page_could_send(&app_code, users[1].id)
+        .await;
     app.click("signin-browser").await;
     app.el("signin-pending").await;
-    let login = server
-        .http
-        .post(server.url("/__emulator/authorize"))
-        .form(&[
-            ("appCode", app_code.as_str()),
-            ("uid", &users[1].id.to_string()),
-        ])
+    assert!(
+        app.text("signin-pending-title")
+            .await
+            .contains("E2E 桌面端"),
+        "the pending panel names the registered app"
+    );
+    app.screenshot("08-browser-pending").await;
+    for (i, token) in refusals.iter().enumerate() {
+        let via = if i % 2 == 0 { V4 } else { V6 };
+        let reply = browser_via(via, callback_port)
+            .get(format!("{callback}?token={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 400, "refusal {i} over {via}");
+    }
+    app.el("signin-pending").await;
+    let location = server.authorize(&app_code, users[1].id).await;
+    assert!(location.starts_with(&callback), "redirected to {location}");
+    // This browser resolved localhost to ::1.
+    let page = browser_via(V6, callback_port)
+        .get(&location)
         .send()
         .await
         .unwrap();
-    assert_eq!(login.status(), 302);
-    let location = login.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with(&callback), "redirected to {location}");
-    let page = server.http.get(&location).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("close this tab"));
     app.wait_state("signed-in").await;
     app.wait_text("user-name", |t| t.trim() == users[1].name)
         .await;
     app.screenshot("08-browser-sign-in").await;
+
+    // Signed out on this device, then in again through a browser that resolved localhost to
+    // 127.0.0.1, as another user: the app points out the change of account.
+    app.click("btn-forget").await;
+    app.click("btn-confirm-forget").await;
+    app.wait_state("signed-out").await;
+    app.click("signin-browser").await;
+    app.el("signin-pending").await;
+    let location = server.authorize(&app_code, users[0].id).await;
+    let page = browser_via(V4, callback_port)
+        .get(&location)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    app.wait_state("signed-in").await;
+    app.wait_text("user-name", |t| t.trim() == users[0].name)
+        .await;
+    let note = app.wait_text("previous-user", |t| !t.is_empty()).await;
+    assert!(note.contains(&users[1].name), "{note}");
+    app.screenshot("09-another-user").await;
 
     app.quit().await;
     eprintln!("e2e: app closed");

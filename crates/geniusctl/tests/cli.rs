@@ -188,12 +188,15 @@ fn keys(value: &Value) -> Vec<&str> {
     keys
 }
 
+/// A port free on 127.0.0.1 and on ::1: a `localhost` callback is served on both.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    loop {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = v4.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("::1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 #[test]
@@ -651,7 +654,8 @@ fn secret_never_printed() {
     assert!(help.stdout.contains("GENIUS_APP_SECRET"));
 }
 
-/// Runs `geniusctl login` for a fresh app whose registered callback is a free loopback port.
+/// Runs `geniusctl login` for a fresh app whose registered callback is a free `localhost` port,
+/// as the dashboard registers them.
 /// `browser_script` (unix only) is installed as $BROWSER; without it, --no-browser is used.
 /// Returns the child, the app code, and a receiver of its stderr lines.
 fn spawn_login(
@@ -660,7 +664,7 @@ fn spawn_login(
     browser: Option<&std::path::Path>,
 ) -> (std::process::Child, String, mpsc::Receiver<String>) {
     let port = free_port();
-    let callback = format!("http://127.0.0.1:{port}/callback");
+    let callback = format!("http://localhost:{port}/callback");
     let app = server.admin_post(
         "/__emulator/apps",
         json!({"name": "CLI login", "callback": callback}),
@@ -713,7 +717,8 @@ fn browse_and_sign_in(server: &TestServer, login_url: &str, app_code: &str) {
         assert_eq!(redirect.status(), 302);
         let location = redirect.headers()["location"].to_str().unwrap().to_owned();
         assert!(location.contains("token="), "{location}");
-        // A stray request first (browsers ask for favicons): ignored, the wait goes on.
+        // Stray requests first (browsers ask for favicons; another page may send `?token=x`):
+        // answered, and the wait goes on.
         let origin = location.split("/callback").next().unwrap().to_owned();
         let stray = browser
             .get(format!("{origin}/favicon.ico"))
@@ -721,6 +726,12 @@ fn browse_and_sign_in(server: &TestServer, login_url: &str, app_code: &str) {
             .await
             .unwrap();
         assert_eq!(stray.status(), 404);
+        let forged = browser
+            .get(format!("{origin}/callback?token=x"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 400);
         let done = browser.get(&location).send().await.unwrap();
         assert_eq!(done.status(), 200);
         let html = done.text().await.unwrap();
@@ -760,6 +771,7 @@ fn finish_login(child: std::process::Child, server: &TestServer) {
 fn login_with_no_browser_flag() {
     let server = TestServer::start();
     let (child, app_code, lines) = spawn_login(&server, &["--payload", "cli"], None);
+    wait_for_line(&lines, "Signing in to CLI login");
     let login_url = url_in(&wait_for_line(&lines, "Open this URL"));
     wait_for_line(&lines, "Waiting");
     browse_and_sign_in(&server, &login_url, &app_code);
@@ -799,19 +811,44 @@ fn login_through_browser_variable() {
 
 #[test]
 fn login_gives_up_after_timeout() {
+    let server = TestServer::start();
+    let callback = format!("http://localhost:{}/callback", free_port());
+    let app = server.admin_post(
+        "/__emulator/apps",
+        json!({"name": "CLI timeout", "callback": callback}),
+    );
+    let out = run(server
+        .ctl_as(
+            app["appCode"].as_str().unwrap(),
+            app["appSecret"].as_str().unwrap(),
+        )
+        .args([
+            "login",
+            "--no-browser",
+            "--timeout",
+            "1",
+            "--callback",
+            &callback,
+        ]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("within 1 s"), "{}", out.stderr);
+}
+
+/// Checked with the server before anything listens: the registration must send the browser
+/// to this callback.
+#[test]
+fn login_with_another_callback_than_registered_is_a_usage_error() {
+    let server = TestServer::start();
     let port = free_port();
-    let out = run(bare_ctl().args([
-        "--app-code",
-        "Ab3dE6g8",
-        "--app-secret",
-        "s",
+    let out = run(server.ctl().args([
         "login",
         "--no-browser",
         "--timeout",
-        "1",
+        "5",
         "--callback",
         &format!("http://127.0.0.1:{port}/callback"),
     ]));
-    assert_eq!(out.code, 3, "{}", out.stderr);
-    assert!(out.stderr.contains("within 1 s"), "{}", out.stderr);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("localhost:47150"), "{}", out.stderr);
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
 }

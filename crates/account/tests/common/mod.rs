@@ -308,13 +308,19 @@ impl Default for Options {
     }
 }
 
+/// A `localhost` callback on a port free on 127.0.0.1 and on ::1 (the listener takes both).
 pub fn free_callback() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("http://127.0.0.1:{port}/callback")
+    format!("http://localhost:{}/callback", free_dual_stack_port())
+}
+
+pub fn free_dual_stack_port() -> u16 {
+    loop {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = v4.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("::1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub fn settings_path(dir: &tempfile::TempDir) -> PathBuf {
