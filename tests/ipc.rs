@@ -150,6 +150,7 @@ fn session_state(snapshot: &Value) -> Option<&str> {
 
 #[test]
 fn commands_over_ipc_never_leak_secrets_and_reject_with_code_and_message() {
+    geniusauth::tls::install_crypto_provider();
     let app = App::start();
 
     // First run: no profile.
@@ -393,6 +394,7 @@ fn wait_for_state(app: &App, what: &str, cond: impl Fn(&Value) -> bool) -> Value
 /// profiles. Every secret either store ever held is looked for in every reply and event.
 #[test]
 fn browser_sign_in_profiles_and_storage_over_ipc_never_leak_secrets() {
+    geniusauth::tls::install_crypto_provider();
     // tauri-plugin-opener hands the URL to xdg-open, which then runs $BROWSER: `true` opens
     // nothing. The test plays the browser itself.
     std::env::set_var("BROWSER", "true");

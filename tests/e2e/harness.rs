@@ -83,8 +83,8 @@ impl App {
             std::env::var_os("DISPLAY").is_some(),
             "the end-to-end tests need an X display: run them through scripts/test.sh (Xvfb)"
         );
-        // Two TLS back ends are in the dependency graph; WebDriver runs on plain HTTP anyway.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        // reqwest and fantoccini are built without a crypto provider of their own.
+        geniusauth::tls::install_crypto_provider();
         let turn = ONE_APP_AT_A_TIME.lock().await;
         let home = tempfile::tempdir().unwrap();
         let (port, native_port) = (free_port(), free_port());

@@ -21,6 +21,7 @@ impl Server {
     async fn start() -> Server {
         let config = Config::ephemeral();
         let emulator = Emulator::start(config).await.expect("emulator");
+        geniusauth::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

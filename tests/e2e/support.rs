@@ -180,6 +180,7 @@ async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit
         .await
         .expect("emulator");
     let info = emulator.info().clone();
+    geniusauth::tls::install_crypto_provider();
     let http = reqwest::Client::new();
     let client = Client::new(
         geniusauth::Config::new(info.app_code.clone(), info.app_secret.clone())

@@ -33,6 +33,7 @@ pub struct AvatarCache {
 
 impl AvatarCache {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
+        geniusauth::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))

@@ -37,7 +37,13 @@ fn chinese(err: &AccountError) -> Option<String> {
         AccountError::GeniusAuth(G::Connect(_)) => {
             "无法连接服务器，请检查网络和服务器地址。".into()
         }
-        AccountError::GeniusAuth(G::Tls(_)) => "安全连接失败：服务器证书未被接受。".into(),
+        AccountError::GeniusAuth(G::Tls(detail)) => {
+            let host = detail.split(": ").next().unwrap_or_default();
+            format!(
+                "与 {host} 的安全连接失败：其证书未被接受。请检查服务器地址；如果所在网络会检查 \
+                 TLS（校园或公司代理），需要把它的 CA 证书安装到本机的系统证书库。"
+            )
+        }
         AccountError::GeniusAuth(G::Network(_)) => "与服务器通信时连接中断。".into(),
         AccountError::GeniusAuth(G::UnexpectedReply { http_status, .. }) => {
             format!("服务器返回了无法识别的内容（HTTP {http_status}），可能是代理或服务故障。")

@@ -63,6 +63,7 @@ type Params = Vec<(&'static str, ParamValue)>;
 
 impl Client {
     pub fn new(config: Config) -> Result<Self, Error> {
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .user_agent(concat!("geniusauth/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
@@ -389,16 +390,20 @@ fn redirect_allowed(from: &Url, to: &Url) -> bool {
     }
 }
 
-/// Maps a reqwest failure to this crate's error. The URL is dropped first: on GET/DELETE its
-/// query string holds a token.
+/// Maps a reqwest failure to this crate's error. The URL is dropped first (on GET/DELETE its
+/// query string holds a token); a TLS failure keeps the host, which is what to check.
 pub(crate) fn transport_error(err: reqwest::Error) -> Error {
+    let host = err
+        .url()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_default();
     let err = err.without_url();
     if err.is_timeout() {
         return Error::Timeout;
     }
     let detail = error_chain(&err);
     if is_tls_failure(&err) {
-        Error::Tls(detail)
+        Error::Tls(format!("{host}: {detail}"))
     } else if err.is_connect() {
         Error::Connect(detail)
     } else {

@@ -169,9 +169,15 @@ impl Error {
                 "Could not reach the server. Check the network connection and the server address."
                     .to_owned()
             }
-            Error::Tls(_) => "The secure connection failed: the server's certificate was not \
-                              accepted or the connection was tampered with."
-                .to_owned(),
+            Error::Tls(detail) => {
+                let host = detail.split(": ").next().unwrap_or_default();
+                format!(
+                    "The secure connection to {host} failed: its certificate was not accepted. \
+                     Check the server address; on a network that inspects TLS (a campus or \
+                     company proxy), its CA certificate must be installed in this system's \
+                     certificate store."
+                )
+            }
             Error::Network(_) => "The connection broke while talking to the server.".to_owned(),
             Error::UnexpectedReply { .. } => "The server sent a reply this program does not \
                                               understand; a proxy or an outage may be in the way."

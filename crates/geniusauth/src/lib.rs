@@ -19,6 +19,7 @@ pub mod error;
 pub mod model;
 pub mod secret;
 pub mod signature;
+pub mod tls;
 pub mod tokens;
 
 pub use client::Client;

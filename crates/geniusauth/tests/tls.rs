@@ -134,4 +134,8 @@ async fn untrusted_certificate_is_a_tls_error() {
         err.to_string().to_lowercase().contains("certificate"),
         "{err}"
     );
+    // It names the host and says what to check.
+    let explanation = err.explanation();
+    assert!(explanation.contains("127.0.0.1"), "{explanation}");
+    assert!(explanation.contains("certificate store"), "{explanation}");
 }

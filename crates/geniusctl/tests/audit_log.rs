@@ -19,6 +19,7 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        geniusauth::tls::install_crypto_provider();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

@@ -25,6 +25,7 @@ struct TestServer {
 
 impl TestServer {
     fn start() -> Self {
+        geniusauth::tls::install_crypto_provider();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

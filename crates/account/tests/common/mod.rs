@@ -40,7 +40,10 @@ impl Emu {
         Emu {
             emulator,
             info,
-            http: reqwest::Client::new(),
+            http: {
+                geniusauth::tls::install_crypto_provider();
+                reqwest::Client::new()
+            },
         }
     }
 

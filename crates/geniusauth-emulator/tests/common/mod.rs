@@ -86,6 +86,8 @@ pub struct Harness {
 }
 
 pub fn client() -> reqwest::Client {
+    // reqwest is built without a crypto provider of its own (the workspace uses ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

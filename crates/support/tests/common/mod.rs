@@ -29,7 +29,10 @@ impl Server {
             client: Client::new(config).unwrap(),
             app_code: info.app_code,
             emulator,
-            http: reqwest::Client::new(),
+            http: {
+                geniusauth::tls::install_crypto_provider();
+                reqwest::Client::new()
+            },
         }
     }
 
