@@ -1174,6 +1174,47 @@ async fn refresh_is_scheduled_from_the_token_lifetime_whatever_the_server_clock(
     h.assert_no_secrets(&[]);
 }
 
+/// Staff whose clock is ten minutes off the server's, either way: every call succeeds (the
+/// first stamp is corrected from the reply's Date and sent again) and the countdowns are right
+/// by this machine's clock, where they used to show a valid token as expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_clock_ten_minutes_off_either_way_changes_nothing_the_user_sees() {
+    for skew in [600, -600] {
+        let h = Harness::new().await;
+        h.emu.set_clock_skew(skew).await;
+        let snap = h.sign_in(Some("时钟")).await;
+        assert!(snap.clock.measured, "skew {skew}");
+        assert!(
+            (snap.clock.offset_ms - skew * 1000).abs() <= 1_500,
+            "skew {skew}: measured {} ms",
+            snap.clock.offset_ms
+        );
+        let session = snap.session.unwrap();
+        let access = session.access.unwrap();
+        let left = access.expires_at - now_ms();
+        assert!((294_000..=301_000).contains(&left), "skew {skew}: {left} ms left");
+        let refresh = session.refresh.unwrap();
+        let days = (refresh.expires_at - now_ms()) as f64 / 86_400_000.0;
+        assert!((6.99..=7.0).contains(&days), "skew {skew}: {days} days left");
+        assert!(!refresh.expiring_soon);
+
+        h.service.refresh_access().await.unwrap();
+        h.service.verify_access().await.unwrap();
+        h.service.reload_user().await.unwrap();
+        h.service.edit_payload("新的".into(), true).await.unwrap();
+        let snap = h.service.snapshot();
+        let session = snap.session.as_ref().unwrap();
+        assert_eq!(session.state, SessionState::SignedIn);
+        assert_eq!(session.refresh.as_ref().unwrap().payload, "新的");
+        let left = session.access.as_ref().unwrap().expires_at - now_ms();
+        assert!((294_000..=301_000).contains(&left), "skew {skew}: {left} ms left");
+        assert!(snap.error.is_none(), "skew {skew}: {:?}", snap.error);
+        h.service.revoke_session().await.unwrap();
+        assert!(h.service.snapshot().session.is_none());
+        h.assert_no_secrets(&[]);
+    }
+}
+
 /// The "less than 24 hours left" warning: off for a fresh seven-day token, on for one whose
 /// record the server started long ago (its clock six days behind at sign-in, the login
 /// token minted before the shift), and it turns on as that moment passes.

@@ -121,6 +121,17 @@ impl Emu {
         .await;
     }
 
+    /// Sets the server's wall clock `seconds` off the real one (negative: behind): its
+    /// signature window, its tokens and its `Date` header.
+    pub async fn set_clock_skew(&self, seconds: i64) {
+        self.admin(
+            reqwest::Method::POST,
+            "/__emulator/clock",
+            Some(json!({ "skewSeconds": seconds })),
+        )
+        .await;
+    }
+
     /// A new user with this avatar URL; returns the user id.
     pub async fn user_with_avatar(&self, name: &str, avatar_url: &str) -> u64 {
         let value = self
