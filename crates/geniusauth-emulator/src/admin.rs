@@ -97,7 +97,7 @@ async fn create_app(State(state): State<SharedState>, body: Bytes) -> Result<Res
     if request.name.trim().is_empty() {
         return Err(Error::Invalid("name must not be empty".into()).into());
     }
-    validate_callback(&request.callback)?;
+    validate_callback(&request.callback, state.allow_any_callback)?;
     let app = state.store().create_app(
         &request.name,
         &request.callback,
@@ -155,11 +155,13 @@ async fn revoke_all(
 struct ClockRequest {
     advance_seconds: Option<i64>,
     offset_seconds: Option<i64>,
+    skew_seconds: Option<i64>,
 }
 
 fn clock_state(state: &SharedState) -> Response {
     Json(json!({
         "offsetSeconds": state.clock.offset_seconds(),
+        "skewSeconds": state.clock.skew_seconds(),
         "now": floor_seconds(state.clock.now_ms()),
     }))
     .into_response()
@@ -171,8 +173,16 @@ async fn clock(State(state): State<SharedState>) -> Response {
 
 async fn set_clock(State(state): State<SharedState>, body: Bytes) -> Result<Response, AdminError> {
     let request: ClockRequest = parse(&body)?;
-    if request.advance_seconds.is_none() && request.offset_seconds.is_none() {
-        return Err(Error::Invalid("give advanceSeconds or offsetSeconds".into()).into());
+    if request.advance_seconds.is_none()
+        && request.offset_seconds.is_none()
+        && request.skew_seconds.is_none()
+    {
+        return Err(
+            Error::Invalid("give advanceSeconds, offsetSeconds or skewSeconds".into()).into(),
+        );
+    }
+    if let Some(skew) = request.skew_seconds {
+        state.clock.set_skew_seconds(skew);
     }
     if let Some(offset) = request.offset_seconds {
         state.clock.set_offset_seconds(offset);

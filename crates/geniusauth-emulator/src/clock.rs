@@ -1,8 +1,11 @@
-//! The emulator's clock: real time plus an adjustable offset.
-//!
-//! The offset governs token issuance and expiry; the signature timeStamp window deliberately
-//! uses the real wall clock so that a client with a correct clock keeps working while tokens
-//! expire under it.
+//! The emulator's clocks. Two adjustments model two different things:
+//! - the **skew** is the server's wall clock being off the real one (a server, or a client, with
+//!   a wrong clock): it shifts everything the server does with time, as one `time.Now()` does in
+//!   the Go server: the signature window (`internal/api/middlewares/app.go`), token issuance and
+//!   expiry (`internal/pkg/jwt/jwt.go`), and the `Date` header Go's net/http puts on every reply;
+//! - the **offset** is time travel for tokens only: it governs token issuance and expiry while
+//!   the signature window and `Date` keep the (skewed) wall clock, so that a client with a
+//!   correct clock keeps working while tokens expire under it.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 #[derive(Debug, Default)]
 pub struct Clock {
     offset_ms: AtomicI64,
+    skew_ms: AtomicI64,
 }
 
 /// Real wall-clock time in nanoseconds since the Unix epoch.
@@ -21,10 +25,25 @@ pub fn real_now_ns() -> i128 {
 }
 
 impl Clock {
-    /// Shifted time in milliseconds since the Unix epoch.
+    /// Token time in milliseconds since the Unix epoch: the wall clock plus the offset.
     pub fn now_ms(&self) -> i64 {
-        let real_ms = (real_now_ns() / 1_000_000) as i64;
-        real_ms.saturating_add(self.offset_ms.load(Ordering::SeqCst))
+        let wall_ms = (self.wall_now_ns() / 1_000_000) as i64;
+        wall_ms.saturating_add(self.offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// The server's wall clock in nanoseconds: real time plus the skew. The signature window
+    /// and the `Date` header use it.
+    pub fn wall_now_ns(&self) -> i128 {
+        real_now_ns() + i128::from(self.skew_ms.load(Ordering::SeqCst)) * 1_000_000
+    }
+
+    pub fn skew_seconds(&self) -> i64 {
+        self.skew_ms.load(Ordering::SeqCst) / 1000
+    }
+
+    pub fn set_skew_seconds(&self, seconds: i64) {
+        self.skew_ms
+            .store(seconds.saturating_mul(1000), Ordering::SeqCst);
     }
 
     pub fn offset_seconds(&self) -> i64 {
@@ -99,5 +118,18 @@ mod tests {
         assert_eq!(clock.offset_seconds(), 15);
         clock.set_offset_seconds(-3);
         assert_eq!(clock.offset_seconds(), -3);
+    }
+
+    #[test]
+    fn skew_moves_the_wall_clock_and_token_time_together() {
+        let clock = Clock::default();
+        clock.set_offset_seconds(60);
+        let before = clock.now_ms();
+        clock.set_skew_seconds(-600);
+        assert_eq!(clock.skew_seconds(), -600);
+        let shift = clock.now_ms() - before;
+        assert!((-600_500..=-599_500).contains(&shift), "{shift}");
+        let wall_shift = (clock.wall_now_ns() - real_now_ns()) / 1_000_000;
+        assert!((-600_010..=-599_990).contains(&wall_shift), "{wall_shift}");
     }
 }

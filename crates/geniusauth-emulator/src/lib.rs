@@ -65,6 +65,11 @@ pub struct Config {
     pub database: Database,
     /// A seed file replacing the default demo data (used only when the database is empty).
     pub seed: Option<PathBuf>,
+    /// Seconds the server's wall clock is off the real one (see `/__emulator/clock`).
+    pub clock_skew_secs: i64,
+    /// Register apps with any absolute http(s) callback, not only the dashboard's rule
+    /// (plain http on host `localhost` only).
+    pub allow_any_callback: bool,
 }
 
 impl Default for Config {
@@ -73,6 +78,8 @@ impl Default for Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
             database: Database::Memory,
             seed: None,
+            clock_skew_secs: 0,
+            allow_any_callback: false,
         }
     }
 }

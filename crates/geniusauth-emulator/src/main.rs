@@ -28,6 +28,13 @@ struct Cli {
     /// Do not log each request to stderr.
     #[arg(long)]
     quiet: bool,
+    /// Run the server's wall clock this many seconds off the real one (negative: behind).
+    #[arg(long, value_name = "SECS", default_value_t = 0, allow_hyphen_values = true)]
+    clock_skew: i64,
+    /// Register apps with any absolute http(s) callback, not only what the dashboard allows
+    /// (plain http on host localhost only).
+    #[arg(long)]
+    allow_any_callback: bool,
 }
 
 fn print_startup_line(info: &StartupInfo) -> std::io::Result<()> {
@@ -77,6 +84,8 @@ async fn main() -> ExitCode {
             None => Database::Memory,
         },
         seed: cli.seed,
+        clock_skew_secs: cli.clock_skew,
+        allow_any_callback: cli.allow_any_callback,
     };
     set_request_logging(!cli.quiet);
     let emulator = match Emulator::start(config).await {

@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::avatar::avatar_url;
 use crate::binding::{bind_query, field, parse_go_query, Field, Kind};
-use crate::clock::real_now_ns;
 use crate::codes;
 use crate::envelope::{success, success_empty, ApiError};
 use crate::jwt::TokenType;
@@ -306,7 +305,8 @@ fn handle(
     if endpoint == Endpoint::ThirdPartyLogin {
         return Err(codes::FORM.into());
     }
-    let signed = signature::verify(method, raw_query, body, real_now_ns(), |app_code| {
+    // internal/api/middlewares/app.go: the window is the server's own `time.Now()`.
+    let signed = signature::verify(method, raw_query, body, state.clock.wall_now_ns(), |app_code| {
         state
             .store()
             .app_by_code(app_code)

@@ -3,7 +3,7 @@
 //! ```json
 //! {
 //!   "apps": [
-//!     { "name": "My app", "callback": "http://127.0.0.1:8080/callback?from=sso",
+//!     { "name": "My app", "callback": "http://localhost:8080/callback?from=sso",
 //!       "appCode": "optional8", "appSecret": "optional…", "groups": ["研发"], "permitAllGroup": true }
 //!   ],
 //!   "users": [
@@ -88,7 +88,7 @@ pub fn default_seed() -> SeedFile {
     SeedFile {
         apps: vec![SeedApp {
             name: "Genius Account 演示".to_owned(),
-            callback: "http://127.0.0.1:47150/callback".to_owned(),
+            callback: "http://localhost:47150/callback".to_owned(),
             app_code: None,
             app_secret: None,
             groups: None,
@@ -113,18 +113,35 @@ pub fn random_code(len: usize) -> String {
         .collect()
 }
 
-/// Checks an app's callback: an absolute http(s) URL.
-pub fn validate_callback(callback: &str) -> Result<(), Error> {
-    match url::Url::parse(callback) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
-        _ => Err(Error::Invalid(format!(
-            "callback {callback:?} is not an absolute http(s) URL"
-        ))),
+/// Checks an app's callback as the dashboard does when an app is registered
+/// (`checkCallback` in `internal/api/controllers/user/dev/app.go`): any scheme when the host is
+/// exactly `localhost`, otherwise https only (the server also wants the host on its site
+/// whitelist; offline every https host counts as listed). `allow_any` (`--allow-any-callback`)
+/// accepts any absolute http(s) URL, for self-hosted setups that register 127.0.0.1.
+pub fn validate_callback(callback: &str, allow_any: bool) -> Result<(), Error> {
+    let url = match url::Url::parse(callback) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+        _ => {
+            return Err(Error::Invalid(format!(
+                "callback {callback:?} is not an absolute http(s) URL"
+            )))
+        }
+    };
+    // Go's `url.Hostname()`: the host without port or IPv6 brackets, case kept.
+    let localhost = url.host_str() == Some("localhost");
+    if allow_any || localhost || url.scheme() == "https" {
+        return Ok(());
     }
+    Err(Error::Invalid(format!(
+        "callback {callback:?} refused by the dashboard's rule: plain http only on host \
+         localhost (http://localhost:<port>/…), https anywhere else \
+         (internal/api/controllers/user/dev/app.go); start the emulator with \
+         --allow-any-callback to register it anyway"
+    )))
 }
 
 /// Writes the seed into an empty database.
-pub fn apply(store: &Store, seed: &SeedFile) -> Result<(), Error> {
+pub fn apply(store: &Store, seed: &SeedFile, allow_any_callback: bool) -> Result<(), Error> {
     for group in DEPARTMENTS {
         store.ensure_group(group)?;
     }
@@ -137,7 +154,7 @@ pub fn apply(store: &Store, seed: &SeedFile) -> Result<(), Error> {
         )?;
     }
     for (i, app) in seed.apps.iter().enumerate() {
-        validate_callback(&app.callback)?;
+        validate_callback(&app.callback, allow_any_callback)?;
         let app_code = app.app_code.clone().unwrap_or_else(|| random_code(8));
         let app_secret = app.app_secret.clone().unwrap_or_else(|| random_code(100));
         if app_code.is_empty() || app_secret.is_empty() {
@@ -171,8 +188,30 @@ mod tests {
 
     #[test]
     fn callbacks_must_be_absolute() {
-        assert!(validate_callback("http://127.0.0.1:1/cb?x=1").is_ok());
-        assert!(validate_callback("/callback").is_err());
-        assert!(validate_callback("javascript:alert(1)").is_err());
+        assert!(validate_callback("http://127.0.0.1:1/cb?x=1", true).is_ok());
+        assert!(validate_callback("/callback", true).is_err());
+        assert!(validate_callback("javascript:alert(1)", true).is_err());
+    }
+
+    /// internal/api/controllers/user/dev/app.go, `checkCallback`.
+    #[test]
+    fn the_dashboard_registers_plain_http_on_localhost_only() {
+        for ok in [
+            "http://localhost:47150/callback",
+            "https://localhost/cb",
+            "https://app.ncuos.com/sso/callback",
+        ] {
+            assert!(validate_callback(ok, false).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://127.0.0.1:47150/callback",
+            "http://[::1]:47150/callback",
+            "http://app.ncuos.com/callback",
+            "http://localhost.example.com/cb",
+        ] {
+            let err = validate_callback(refused, false).unwrap_err().to_string();
+            assert!(err.contains("plain http only on host localhost"), "{err}");
+            assert!(validate_callback(refused, true).is_ok(), "{refused}");
+        }
     }
 }

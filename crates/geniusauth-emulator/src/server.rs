@@ -42,6 +42,8 @@ pub struct EmulatorState {
     pub(crate) faults: Faults,
     pub(crate) requests: RequestCounts,
     pub(crate) info: StartupInfo,
+    /// `--allow-any-callback`: new apps may register any absolute http(s) callback.
+    pub(crate) allow_any_callback: bool,
 }
 
 pub type SharedState = Arc<EmulatorState>;
@@ -100,7 +102,7 @@ fn open_store(config: &Config) -> Result<Store, Error> {
     let custom_seed = config.seed.as_deref().map(seed::load).transpose()?;
     if !store.has_apps()? {
         let seed = custom_seed.unwrap_or_else(seed::default_seed);
-        seed::apply(&store, &seed)?;
+        seed::apply(&store, &seed, config.allow_any_callback)?;
     } else if custom_seed.is_some() {
         eprintln!("geniusauth-emulator: database already seeded, --seed ignored");
     }
@@ -132,7 +134,52 @@ fn router(state: SharedState) -> Router {
         .merge(admin::router())
         .fallback(routes::production)
         .layer(from_fn_with_state(state.clone(), crate::faults::middleware))
+        .layer(from_fn_with_state(state.clone(), date_header))
         .with_state(state)
+}
+
+/// Go's net/http writes a `Date` header on every response, from the server's clock: with a
+/// skewed clock it is what tells a client the server's time. hyper adds one of its own only
+/// when the response has none, so this one (from the emulated wall clock) is what is sent.
+async fn date_header(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let secs = (state.clock.wall_now_ns() / 1_000_000_000) as i64;
+    if let Ok(value) = axum::http::HeaderValue::from_str(&http_date(secs)) {
+        response.headers_mut().insert(axum::http::header::DATE, value);
+    }
+    response
+}
+
+/// Unix seconds as an IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7).
+pub(crate) fn http_date(unix_secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    let (year, month, day) = crate::clock::civil_from_days(days);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[month as usize - 1],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn http_dates() {
+        assert_eq!(super::http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
 }
 
 impl Emulator {
@@ -163,11 +210,16 @@ impl Emulator {
         let state = Arc::new(EmulatorState {
             store: Mutex::new(store),
             keys,
-            clock: Clock::default(),
+            clock: {
+                let clock = Clock::default();
+                clock.set_skew_seconds(config.clock_skew_secs);
+                clock
+            },
             base_url,
             faults: Faults::default(),
             requests: RequestCounts::default(),
             info,
+            allow_any_callback: config.allow_any_callback,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let task = tokio::spawn(serve(listener, router(state.clone()), shutdown_rx));

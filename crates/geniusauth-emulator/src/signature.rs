@@ -84,7 +84,7 @@ pub fn verify(
     method: &Method,
     raw_query: &str,
     body: &[u8],
-    real_now_ns: i128,
+    now_ns: i128,
     find_app: impl FnOnce(&str) -> Result<Option<App>, ApiError>,
 ) -> Result<Signed, ApiError> {
     let (header, params) = if method == Method::GET || method == Method::DELETE {
@@ -102,7 +102,7 @@ pub fn verify(
         return Err(codes::FORM.into());
     }
 
-    let age_ns = real_now_ns - i128::from(time_stamp) * NANOS_PER_SECOND;
+    let age_ns = now_ns - i128::from(time_stamp) * NANOS_PER_SECOND;
     if !(-MAX_AHEAD_NS..=MAX_AGE_NS).contains(&age_ns) {
         return Err(codes::SIGNATURE_EXPIRED.into());
     }
