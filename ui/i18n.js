@@ -116,6 +116,17 @@ const en = {
   'storage.backendFile': 'Saved in a file (not encrypted)',
   'storage.backendMemory': 'Demo: kept in memory only',
 
+  'settingsDamaged.title': 'Your settings file was damaged',
+  'settingsDamaged.body': 'Genius Account could not use its settings ({reason}), so it started with the default settings: profiles and preferences saved before are not shown. Nothing was overwritten.',
+  'settingsDamaged.keptAs': 'The damaged file was kept as',
+  'settingsDamaged.notMoved': 'The damaged file could not be moved aside; changes cannot be saved until it is removed or repaired:',
+  'settingsDamaged.hint': 'Add your profiles again, or quit the app and put a repaired copy back as {file}. Secrets in the keyring are not affected.',
+  'settingsDamaged.reason.empty': 'the file is empty',
+  'settingsDamaged.reason.truncated': 'the file ends in the middle',
+  'settingsDamaged.reason.not_json': 'the file is not JSON',
+  'settingsDamaged.reason.wrong_shape': 'the file does not hold settings this version understands',
+  'settingsDamaged.reason.unreadable': 'the file could not be read',
+
   'error.generic': 'Something went wrong.',
   'error.serverCode': 'Server code {code}',
 
@@ -484,6 +495,17 @@ const zh = {
   'storage.backendKeyring': '保存在系统密钥环',
   'storage.backendFile': '保存在文件中（未加密）',
   'storage.backendMemory': '演示：仅保存在内存中',
+
+  'settingsDamaged.title': '设置文件已损坏',
+  'settingsDamaged.body': 'Genius Account 无法使用其设置文件（{reason}），因此以默认设置启动：之前保存的配置和偏好暂不显示。没有任何内容被覆盖。',
+  'settingsDamaged.keptAs': '损坏的文件已保留为',
+  'settingsDamaged.notMoved': '损坏的文件无法移开；在删除或修复它之前，更改无法保存：',
+  'settingsDamaged.hint': '请重新添加配置，或退出应用后把修复好的副本放回 {file}。密钥环中的密钥不受影响。',
+  'settingsDamaged.reason.empty': '文件为空',
+  'settingsDamaged.reason.truncated': '文件在中途截断',
+  'settingsDamaged.reason.not_json': '文件不是 JSON',
+  'settingsDamaged.reason.wrong_shape': '文件内容不是此版本能识别的设置',
+  'settingsDamaged.reason.unreadable': '文件无法读取',
 
   'error.generic': '出现了问题。',
   'error.serverCode': '服务器代码 {code}',

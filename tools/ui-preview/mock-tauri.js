@@ -7,6 +7,7 @@
 //   lang=en|zh-CN     resolved locale (default zh-CN); pref=system|en|zh-CN
 //   theme=system|light|dark
 //   storage=unavailable|file
+//   settings=damaged  settings.json was damaged at start-up and moved aside (damagedSettings)
 //   error=server|network|invalid     a last failure already in the snapshot
 //   fail=cmd:code[,cmd:code]         make these commands reject (code: server|network|token_invalid|invalid_input)
 //   noavatar=1 | badavatar=1 | noaccess=1 | nogroups=1 | latency=ms (default 350)
@@ -104,7 +105,12 @@
     session: null,
     busy: [],
     error: null,
+    damagedSettings: null,
   };
+  if (q.get('settings') === 'damaged') {
+    const path = '/home/lin/.local/share/club.ncuhome.genius-account/settings.json';
+    state.damagedSettings = { path, movedTo: `${path}.bad-20250301T080509Z`, reason: 'truncated', at: NOW - 2e3 };
+  }
   if (state.localePreference !== 'system') state.locale = state.localePreference;
   if (state.profiles.length && scenario === 'setup') { state.profiles = []; state.activeProfileId = null; }
   if (scenario === 'pending') state.signIn = browserSignIn();

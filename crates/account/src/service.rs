@@ -21,6 +21,7 @@ use crate::secret_store::{
 };
 use crate::session::{HeldToken, Session, User};
 use crate::settings::{CachedUser, Settings, SettingsStore};
+use crate::settings_file::DamagedSettings;
 use crate::snapshot::*;
 
 /// Renew the access token this long before it expires.
@@ -99,6 +100,8 @@ struct Inner {
 #[derive(Default)]
 struct State {
     settings: Settings,
+    /// The settings file found damaged at start-up (and set aside): the banner says so.
+    damaged_settings: Option<DamagedSettings>,
     keyring_problem: Option<String>,
     demo: Option<Demo>,
     /// The demo profile is active. Kept out of `settings` so that it is never persisted: the
@@ -169,7 +172,7 @@ impl AccountService {
         settings_store: Box<dyn SettingsStore>,
         keyring: Arc<dyn SecretStore>,
     ) -> Self {
-        let settings = settings_store.load();
+        let loaded = settings_store.load();
         let file_store: Arc<dyn SecretStore> =
             Arc::new(FileStore::new(config.data_dir.join("secrets.json")));
         let avatars = AvatarCache::new(config.cache_dir.join("avatars"));
@@ -181,7 +184,8 @@ impl AccountService {
             demo_store: Arc::new(MemoryStore::default()),
             avatars,
             state: Mutex::new(State {
-                settings,
+                settings: loaded.settings,
+                damaged_settings: loaded.damaged,
                 ..State::default()
             }),
             refresh_gate: tokio::sync::Mutex::new(()),
@@ -298,6 +302,7 @@ impl AccountService {
             session,
             busy: st.busy.keys().copied().collect(),
             error: st.error.clone(),
+            damaged_settings: st.damaged_settings.clone(),
         }
     }
 

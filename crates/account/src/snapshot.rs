@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::ErrorReply;
 use crate::profile::{Preset, Profile};
 use crate::secret_store::Backend;
+use crate::settings_file::DamagedSettings;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -26,6 +27,8 @@ pub struct Snapshot {
     pub session: Option<SessionView>,
     pub busy: Vec<&'static str>,
     pub error: Option<ErrorView>,
+    /// The settings file was damaged at start-up: moved aside, defaults in use (a banner).
+    pub damaged_settings: Option<DamagedSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
