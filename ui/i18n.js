@@ -379,6 +379,10 @@ const en = {
   'audit.result.revoked': 'Revoked',
   'audit.result.already_invalid': 'Already invalid',
   'audit.result.error': 'Failed',
+  'audit.result.unknown': 'Outcome unknown (the app stopped)',
+  'audit.result.in_flight': 'Sending…',
+  'audit.unknownNote': 'The request was sent, but the program stopped before the answer came. The token may or may not be revoked: revoke it again to be sure.',
+  'audit.inFlightNote': 'Waiting for the server’s answer.',
 };
 
 const zh = {
@@ -743,6 +747,10 @@ const zh = {
   'audit.result.revoked': '已注销',
   'audit.result.already_invalid': '早已失效',
   'audit.result.error': '失败',
+  'audit.result.unknown': '结果未知（应用已停止）',
+  'audit.result.in_flight': '正在发送…',
+  'audit.unknownNote': '请求已发出，但程序在收到答复前停止了。该令牌可能已注销，也可能没有：请再注销一次以确保。',
+  'audit.inFlightNote': '正在等待服务器答复。',
 };
 
 export const dictionaries = { en, 'zh-CN': zh };

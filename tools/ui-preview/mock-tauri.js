@@ -495,11 +495,12 @@
     const out = [];
     for (let i = 0; i < 14; i++) {
       const u = supportUsers[i % supportUsers.length];
-      const res = i % 6 === 2 ? 'already_invalid' : i === 9 ? 'error' : 'revoked';
+      // i = 5: an attempt whose result never came (the app was stopped mid-request).
+      const res = i % 6 === 2 ? 'already_invalid' : i === 9 ? 'error' : i === 5 ? 'unknown' : 'revoked';
       out.push({
         time: new Date(now - (i + 1) * 3.7 * 3600e3).toISOString(), tool: i % 4 === 3 ? 'geniusctl' : 'app', actor: 'lin', profile: i % 4 === 3 ? 'geniusctl' : 'NCUOS',
         server: 'https://v.ncuos.com', appCode: i % 5 === 1 ? OTHER_APP : SUPPORT_APP, userId: u.id, userName: u.name, recordId: 3900 + i, kind: 'refresh',
-        fingerprint: (0x1a2b3c4d + i * 7919).toString(16), result: res,
+        fingerprint: (0x1a2b3c4d + i * 7919).toString(16), result: res, attemptId: `5f0e33c1-${14 - i}`,
         code: res === 'already_invalid' ? 31 : undefined, error: res === 'error' ? 'timeout' : undefined,
         msg: res === 'already_invalid' ? '身份令牌无效或已过期' : res === 'error' ? 'the server did not answer in time' : undefined,
       });
