@@ -115,6 +115,8 @@ const en = {
   'storage.backendKeyring': 'Saved in the system keyring',
   'storage.backendFile': 'Saved in a file (not encrypted)',
   'storage.backendMemory': 'Demo: kept in memory only',
+  'storage.fixPermissions': 'Fix permissions',
+  'storage.fixPermissionsNote': 'Makes the file readable by you only (0600). Anyone who could read it may have copied your tokens: revoke the session if in doubt.',
 
   'settingsDamaged.title': 'Your settings file was damaged',
   'settingsDamaged.body': 'Genius Account could not use its settings ({reason}), so it started with the default settings: profiles and preferences saved before are not shown. Nothing was overwritten.',
@@ -499,6 +501,8 @@ const zh = {
   'storage.backendKeyring': '保存在系统密钥环',
   'storage.backendFile': '保存在文件中（未加密）',
   'storage.backendMemory': '演示：仅保存在内存中',
+  'storage.fixPermissions': '修复权限',
+  'storage.fixPermissionsNote': '将文件改为仅你本人可读（0600）。能读取过该文件的人可能已复制了你的令牌：如有疑虑，请注销会话。',
 
   'settingsDamaged.title': '设置文件已损坏',
   'settingsDamaged.body': 'Genius Account 无法使用其设置文件（{reason}），因此以默认设置启动：之前保存的配置和偏好暂不显示。没有任何内容被覆盖。',

@@ -8,7 +8,7 @@
 //   theme=system|light|dark
 //   storage=unavailable|file
 //   settings=damaged  settings.json was damaged at start-up and moved aside (damagedSettings)
-//   error=server|network|invalid     a last failure already in the snapshot
+//   error=server|network|invalid|secrets_file_too_open   a last failure already in the snapshot
 //   fail=cmd:code[,cmd:code]         make these commands reject (code: server|network|token_invalid|invalid_input)
 //   noavatar=1 | badavatar=1 | noaccess=1 | nogroups=1 | latency=ms (default 350)
 //   support=rows|done|running|many|empty   the Support view's token list (many = 10,000 rows)
@@ -33,11 +33,13 @@
       server: '服务器拒绝了请求。', token_invalid: '会话已过期或已被注销，请重新登录。', network: '无法连接到服务器，请检查网络连接。',
       invalid_input: '输入无效。', appCode: 'appCode 必须是 8 位字母或数字。', payload: '载荷最多 32 个字符。',
       offline: '无法连接到 v.ncuos.com（连接超时）。', keyring: '未找到 Secret Service（org.freedesktop.secrets）。',
+      secrets_file_too_open: '/home/lin/.local/share/club.ncuhome.genius-account/secrets.json 可被其他用户读取（权限 0644）。密钥文件只能由其所有者读取（0600），修复权限后才能继续使用。',
     },
     en: {
       server: 'The server rejected the request.', token_invalid: 'The session expired or was revoked. Sign in again.', network: 'Could not reach the server. Check your connection.',
       invalid_input: 'Invalid input.', appCode: 'appCode must be 8 letters or digits.', payload: 'The payload is at most 32 characters.',
       offline: 'Could not reach v.ncuos.com (connection timed out).', keyring: 'No Secret Service provider (org.freedesktop.secrets) found.',
+      secrets_file_too_open: "/home/lin/.local/share/club.ncuhome.genius-account/secrets.json may be read by other users (mode 0644); a secrets file must be its owner's only (0600)",
     },
   };
 
@@ -147,6 +149,7 @@
     if (code === 'server') return { code: 'server', message: msg('server'), serverCode: 4, serverMsg: '应用不存在或已被禁用', httpStatus: 200, at };
     if (code === 'token_invalid') return { code: 'token_invalid', message: msg('token_invalid'), serverCode: 31, serverMsg: '登录状态已失效', at };
     if (code === 'invalid_input') return { code: 'invalid_input', message: msg('invalid_input'), at };
+    if (code === 'secrets_file_too_open') return { code, message: msg(code), at };
     return { code: 'network', message: msg('network'), at };
   }
 
@@ -235,6 +238,9 @@
       state.demo = true;
       state.demoUsers = demoUsers;
       state.session = null;
+    }),
+    fix_secrets_file_permissions: () => busy('storage', async () => {
+      if (state.error?.code === 'secrets_file_too_open') state.error = null;
     }),
     use_file_store: async ({ enabled }) => {
       state.storage = enabled ? { backend: 'file', available: true, fileOptIn: true, message: null } : { backend: 'keyring', available: true, fileOptIn: false, message: null };

@@ -20,8 +20,18 @@ export function errorBanner() {
         : null,
       h('p', { class: 'banner-meta' },
         h('span', { class: 'mono', text: err.code }),
-        err.at ? h('span', { text: ` · ${fmtTime(err.at)}` }) : null)),
+        err.at ? h('span', { text: ` · ${fmtTime(err.at)}` }) : null),
+      errorActions(err)),
     button({ label: t('common.dismiss'), icon: 'x', variant: 'ghost', size: 'sm', iconOnly: true, testid: 'btn-dismiss-error', onClick: () => dismissError() }));
+}
+
+/** What the user can do about some errors, right in the banner. */
+function errorActions(err) {
+  if (err.code !== 'secrets_file_too_open') return null;
+  return h('div', { class: 'banner-actions' },
+    button({ label: t('storage.fixPermissions'), icon: 'lock', variant: 'secondary', size: 'sm', busy: 'storage', testid: 'btn-fix-permissions',
+      onClick: () => run('fix_secrets_file_permissions') }),
+    h('span', { class: 'banner-note', text: t('storage.fixPermissionsNote') }));
 }
 
 export function storageBanner(snap) {

@@ -18,6 +18,7 @@ use crate::messages;
 use crate::profile::{Profile, ProfileInput};
 use crate::secret_store::{
     app_secret_key, refresh_token_key, Backend, FileStore, KeyringStore, MemoryStore, SecretStore,
+    SECRETS_FILE,
 };
 use crate::session::{HeldToken, Session, User};
 use crate::settings::{CachedUser, Settings, SettingsStore};
@@ -174,7 +175,7 @@ impl AccountService {
     ) -> Self {
         let loaded = settings_store.load();
         let file_store: Arc<dyn SecretStore> =
-            Arc::new(FileStore::new(config.data_dir.join("secrets.json")));
+            Arc::new(FileStore::new(config.data_dir.join(SECRETS_FILE)));
         let avatars = AvatarCache::new(config.cache_dir.join("avatars"));
         let inner = Inner {
             config,
@@ -605,6 +606,16 @@ impl AccountService {
             Ok(())
         })?;
         self.state().clients.clear();
+        self.restore().await?;
+        self.notify();
+        Ok(())
+    }
+
+    /// The user's answer to `secrets_file_too_open`: narrows the secrets file to its owner
+    /// (0600), then restores the session it holds.
+    pub async fn fix_secrets_file_permissions(&self) -> Result<(), AccountError> {
+        let path = self.inner.config.data_dir.join(SECRETS_FILE);
+        blocking(move || FileStore::restrict_to_owner(&path)).await?;
         self.restore().await?;
         self.notify();
         Ok(())
