@@ -25,7 +25,8 @@ fi
 
 # Build: Tauri v2 on Linux (webkit2gtk 4.1 and friends). Run: Xvfb, fonts with CJK glyphs.
 # Tests: WebKitWebDriver, a Secret Service (gnome-keyring) on a private D-Bus, imagemagick;
-# benchmarks: xwininfo (x11-utils) to see the window come up.
+# benchmarks: xwininfo (x11-utils) to see the window come up; strace for the durability tests
+# (they watch the fsync order and slow down writes to the settings and secrets files).
 # Packages (scripts/package.sh, package-test.sh): rpm to read the .rpm, desktop-file-validate.
 PACKAGES=(
   build-essential pkg-config curl file python3
@@ -34,7 +35,7 @@ PACKAGES=(
   xvfb xauth x11-utils imagemagick webkit2gtk-driver
   dbus dbus-x11 gnome-keyring libsecret-tools
   fonts-noto-cjk fonts-dejavu-core xdg-utils librsvg2-bin
-  rpm desktop-file-utils
+  rpm desktop-file-utils strace
 )
 
 missing=()

@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "switch_profile",
     "start_demo",
     "use_file_store",
+    "fix_secrets_file_permissions",
     "sign_in_browser",
     "cancel_sign_in",
     "sign_in_paste",

@@ -19,6 +19,7 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         switch_profile,
         start_demo,
         use_file_store,
+        fix_secrets_file_permissions,
         sign_in_browser,
         cancel_sign_in,
         sign_in_paste,
@@ -101,6 +102,16 @@ async fn start_demo(state: State<'_, AppState>) -> Reply {
 #[tauri::command]
 async fn use_file_store(state: State<'_, AppState>, enabled: bool) -> Reply {
     let result = state.service.use_file_store(enabled).await;
+    answer(&state, result)
+}
+
+/// The "Fix permissions" action of `secrets_file_too_open`: the secrets file becomes 0600.
+#[tauri::command]
+async fn fix_secrets_file_permissions(state: State<'_, AppState>) -> Reply {
+    let service = &state.service;
+    let result = service
+        .run("storage", service.fix_secrets_file_permissions())
+        .await;
     answer(&state, result)
 }
 

@@ -4,10 +4,9 @@
 mod about;
 mod commands;
 mod demo;
-mod settings_store;
 mod support_commands;
 
-use account::{AccountService, ServiceConfig};
+use account::{AccountService, JsonSettingsFile, ServiceConfig};
 use tauri::{Emitter, Manager, Runtime};
 
 /// What every command reaches through `tauri::State`.
@@ -90,7 +89,6 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
-        .plugin(tauri_plugin_store::Builder::default().build())
         .plugin(tauri_plugin_dialog::init());
     app_builder(builder, options, build_service)
         .build(tauri::generate_context!())
@@ -103,7 +101,8 @@ fn build_service(app: &tauri::AppHandle) -> Result<AccountService, Box<dyn std::
     let data_dir = paths.app_data_dir()?;
     let cache_dir = paths.app_cache_dir()?;
     let locale = sys_locale::get_locale().unwrap_or_else(|| "en".into());
+    // Where tauri-plugin-store kept it before, in the same layout: profiles survive the update.
+    let settings = JsonSettingsFile(data_dir.join("settings.json"));
     let config = ServiceConfig::new(data_dir, cache_dir, locale);
-    let store = settings_store::PluginSettings::open(app)?;
-    Ok(AccountService::new(config, Box::new(store)))
+    Ok(AccountService::new(config, Box::new(settings)))
 }

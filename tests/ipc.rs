@@ -553,3 +553,49 @@ fn browser_sign_in_profiles_and_storage_over_ipc_never_leak_secrets() {
         assert!(!settings.contains(secret.as_str()));
     }
 }
+
+/// `fix_secrets_file_permissions` is a granted command: a secrets file others may read is
+/// refused with `secrets_file_too_open` (in the reply and the banner's `error`), the command
+/// narrows it to 0600 and answers with the snapshot.
+#[cfg(unix)]
+#[test]
+fn an_open_secrets_file_is_refused_and_fixed_over_ipc() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = App::start();
+    let emu = tauri::async_runtime::block_on(geniusauth_emulator::Emulator::start(
+        geniusauth_emulator::Config::ephemeral(),
+    ))
+    .unwrap();
+    let info = emu.info().clone();
+    app.ok(
+        "save_profile",
+        json!({"profile": {"name": "Mine", "server": info.url, "appCode": info.app_code,
+                           "callback": free_callback(), "appSecret": info.app_secret}}),
+    );
+    let state = app.ok("use_file_store", json!({"enabled": true}));
+    let profile_id = state["activeProfileId"].as_str().unwrap().to_owned();
+    let secrets = app.dir.path().join("data/secrets.json");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&secrets), 0o600);
+
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let login = emu.login_token(&info.app_code, info.users[0].id).unwrap();
+    let (code, err) = app.rejected("sign_in_paste", json!({"token": login}));
+    assert_eq!(code, "secrets_file_too_open", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("0644"),
+        "zh-CN message names the mode: {err}"
+    );
+    let state = app.ok("get_state", json!({}));
+    assert_eq!(state["error"]["code"], "secrets_file_too_open");
+    assert_eq!(mode(&secrets), 0o644, "nothing changed without being asked");
+
+    let state = app.ok("fix_secrets_file_permissions", json!({}));
+    assert_eq!(mode(&secrets), 0o600);
+    assert_eq!(state["error"], Value::Null);
+    assert_eq!(state["activeProfileId"], profile_id.as_str());
+    let login = emu.login_token(&info.app_code, info.users[0].id).unwrap();
+    let state = app.ok("sign_in_paste", json!({"token": login}));
+    assert_eq!(session_state(&state), Some("signed-in"));
+    assert!(read_store(&secrets).contains(&info.app_secret));
+}

@@ -118,6 +118,19 @@ const en = {
   'storage.backendKeyring': 'Saved in the system keyring',
   'storage.backendFile': 'Saved in a file (not encrypted)',
   'storage.backendMemory': 'Demo: kept in memory only',
+  'storage.fixPermissions': 'Fix permissions',
+  'storage.fixPermissionsNote': 'Makes the file readable by you only (0600). Anyone who could read it may have copied your tokens: revoke the session if in doubt.',
+
+  'settingsDamaged.title': 'Your settings file was damaged',
+  'settingsDamaged.body': 'Genius Account could not use its settings ({reason}), so it started with the default settings: profiles and preferences saved before are not shown. Nothing was overwritten.',
+  'settingsDamaged.keptAs': 'The damaged file was kept as',
+  'settingsDamaged.notMoved': 'The damaged file could not be moved aside; changes cannot be saved until it is removed or repaired:',
+  'settingsDamaged.hint': 'Add your profiles again, or quit the app and put a repaired copy back as {file}. Secrets in the keyring are not affected.',
+  'settingsDamaged.reason.empty': 'the file is empty',
+  'settingsDamaged.reason.truncated': 'the file ends in the middle',
+  'settingsDamaged.reason.not_json': 'the file is not JSON',
+  'settingsDamaged.reason.wrong_shape': 'the file does not hold settings this version understands',
+  'settingsDamaged.reason.unreadable': 'the file could not be read',
 
   'error.generic': 'Something went wrong.',
   'error.serverCode': 'Server code {code}',
@@ -374,6 +387,10 @@ const en = {
   'audit.result.revoked': 'Revoked',
   'audit.result.already_invalid': 'Already invalid',
   'audit.result.error': 'Failed',
+  'audit.result.unknown': 'Outcome unknown (the app stopped)',
+  'audit.result.in_flight': 'Sending…',
+  'audit.unknownNote': 'The request was sent, but the program stopped before the answer came. The token may or may not be revoked: revoke it again to be sure.',
+  'audit.inFlightNote': 'Waiting for the server’s answer.',
 };
 
 const zh = {
@@ -493,6 +510,19 @@ const zh = {
   'storage.backendKeyring': '保存在系统密钥环',
   'storage.backendFile': '保存在文件中（未加密）',
   'storage.backendMemory': '演示：仅保存在内存中',
+  'storage.fixPermissions': '修复权限',
+  'storage.fixPermissionsNote': '将文件改为仅你本人可读（0600）。能读取过该文件的人可能已复制了你的令牌：如有疑虑，请注销会话。',
+
+  'settingsDamaged.title': '设置文件已损坏',
+  'settingsDamaged.body': 'Genius Account 无法使用其设置文件（{reason}），因此以默认设置启动：之前保存的配置和偏好暂不显示。没有任何内容被覆盖。',
+  'settingsDamaged.keptAs': '损坏的文件已保留为',
+  'settingsDamaged.notMoved': '损坏的文件无法移开；在删除或修复它之前，更改无法保存：',
+  'settingsDamaged.hint': '请重新添加配置，或退出应用后把修复好的副本放回 {file}。密钥环中的密钥不受影响。',
+  'settingsDamaged.reason.empty': '文件为空',
+  'settingsDamaged.reason.truncated': '文件在中途截断',
+  'settingsDamaged.reason.not_json': '文件不是 JSON',
+  'settingsDamaged.reason.wrong_shape': '文件内容不是此版本能识别的设置',
+  'settingsDamaged.reason.unreadable': '文件无法读取',
 
   'error.generic': '出现了问题。',
   'error.serverCode': '服务器代码 {code}',
@@ -733,6 +763,10 @@ const zh = {
   'audit.result.revoked': '已注销',
   'audit.result.already_invalid': '早已失效',
   'audit.result.error': '失败',
+  'audit.result.unknown': '结果未知（应用已停止）',
+  'audit.result.in_flight': '正在发送…',
+  'audit.unknownNote': '请求已发出，但程序在收到答复前停止了。该令牌可能已注销，也可能没有：请再注销一次以确保。',
+  'audit.inFlightNote': '正在等待服务器答复。',
 };
 
 export const dictionaries = { en, 'zh-CN': zh };

@@ -66,7 +66,7 @@ const BUSY = {
   refresh_access: 'refresh', verify_access: 'verify', reload_user: 'reload',
   edit_payload: 'payload', revoke_session: 'revoke', forget_session: 'forget',
   start_demo: 'demo', save_profile: 'profile', delete_profile: 'profile', switch_profile: 'profile',
-  use_file_store: 'storage', cancel_sign_in: 'cancel', copy_access_token: 'copy',
+  use_file_store: 'storage', fix_secrets_file_permissions: 'storage', cancel_sign_in: 'cancel', copy_access_token: 'copy',
 };
 
 /**

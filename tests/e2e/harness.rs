@@ -76,9 +76,22 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// The app's identifier (tauri.conf.json): its folder name under the XDG dirs.
+const IDENTIFIER: &str = "club.ncuhome.genius-account";
+
 impl App {
     /// Starts the app with `args` and `env` (on top of isolated XDG data, config and cache dirs).
     pub async fn launch(args: &[&str], env: &[(&str, &str)]) -> App {
+        App::launch_with_data(args, env, &[]).await
+    }
+
+    /// Like [`App::launch`], with these files (name, contents) in the app's data directory
+    /// before it starts, as an earlier run (or a crash) left them.
+    pub async fn launch_with_data(
+        args: &[&str],
+        env: &[(&str, &str)],
+        files: &[(&str, &[u8])],
+    ) -> App {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "the end-to-end tests need an X display: run them through scripts/test.sh (Xvfb)"
@@ -87,6 +100,11 @@ impl App {
         geniusauth::tls::install_crypto_provider();
         let turn = ONE_APP_AT_A_TIME.lock().await;
         let home = tempfile::tempdir().unwrap();
+        let data_dir = home.path().join("data").join(IDENTIFIER);
+        for (name, contents) in files {
+            std::fs::create_dir_all(&data_dir).unwrap();
+            std::fs::write(data_dir.join(name), contents).unwrap();
+        }
         let (port, native_port) = (free_port(), free_port());
         // The app's own output (it inherits tauri-driver's stderr), for when a test fails.
         let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/e2e-screenshots");
@@ -148,10 +166,7 @@ impl App {
 
     /// The app's data directory (XDG_DATA_HOME/<identifier>).
     pub fn data_dir(&self) -> PathBuf {
-        self._home
-            .path()
-            .join("data")
-            .join("club.ncuhome.genius-account")
+        self._home.path().join("data").join(IDENTIFIER)
     }
 
     pub async fn el(&self, testid: &str) -> Element {

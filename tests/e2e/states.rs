@@ -270,3 +270,48 @@ async fn without_a_keyring_the_app_says_so_and_stores_in_a_file_only_when_asked(
     );
     app.quit().await;
 }
+
+/// A settings.json cut off mid-write (as a plain write could leave it): the app starts on
+/// defaults, keeps the file under a `.bad-` name, and the banner says so with that path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_settings_file_is_set_aside_and_the_banner_says_where() {
+    let cut_off = br#"{
+  "settings": {
+    "profiles": [
+      {
+        "id": "p1",
+        "name": "NCUOS",
+        "server": "https://v.ncuos.com",
+        "app"#;
+    let app = App::launch_with_data(
+        &[],
+        &[("LANG", "en_US.UTF-8")],
+        &[("settings.json", cut_off)],
+    )
+    .await;
+    app.el("settings-damaged-banner").await;
+    let banner = app.text("settings-damaged-banner").await;
+    assert!(banner.contains("settings file was damaged"), "{banner}");
+    assert!(banner.contains("ends in the middle"), "{banner}");
+    let moved_to = app.text("settings-damaged-path").await;
+    let moved_to = std::path::PathBuf::from(moved_to.trim());
+    assert_eq!(moved_to.parent(), Some(app.data_dir().as_path()));
+    assert!(moved_to
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .starts_with("settings.json.bad-"));
+    assert_eq!(std::fs::read(&moved_to).unwrap(), cut_off, "kept as it was");
+    // The app goes on: the setup screen, with the banner above it.
+    app.el("setup").await;
+    app.screenshot("32-settings-damaged").await;
+    app.click("btn-dismiss-settings-damaged").await;
+    wait_until(
+        &app,
+        "the banner to go",
+        "return !document.querySelector('[data-testid=\"settings-damaged-banner\"]');",
+    )
+    .await;
+    assert!(moved_to.exists());
+    app.quit().await;
+}

@@ -700,11 +700,8 @@ async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit
     app.wait_text("audit-total", |t| t.contains(&format!("{logged} entries")))
         .await;
     let audit_path = app.text("audit-path").await;
-    let entries: Vec<Value> = std::fs::read_to_string(audit_path.trim())
-        .expect("the audit log file")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    // One entry per attempt: its result paired with the attempt written ahead of the request.
+    let entries = audit_entries(audit_path.trim());
     assert_eq!(entries.len(), logged);
     assert_eq!(entries.iter().filter(|e| e["result"] == "error").count(), 3);
     app.click("nav-support").await;
@@ -790,11 +787,13 @@ async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit
         assert!(!log.contains(p.token.as_str()));
         assert!(!log.contains(p.token.rsplit('.').next().unwrap()));
     }
-    let entries: Vec<Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let entries = audit_entries(audit_path.trim());
     assert_eq!(entries.len(), attempts);
+    assert_eq!(
+        log.lines().count(),
+        2 * attempts,
+        "an attempt line and a result line each"
+    );
     for p in pasted.iter().filter(|p| p.kind == "refresh") {
         let fp = ::support::fingerprint(&p.token);
         let mine: Vec<&Value> = entries
@@ -841,4 +840,14 @@ async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit
 
     app.quit().await;
     emulator.shutdown().await;
+}
+
+/// The audit log as the app reads it (attempts paired with their results), as JSON values.
+fn audit_entries(path: &str) -> Vec<Value> {
+    let read = ::support::audit::read_entries(std::path::Path::new(path)).expect("the audit log");
+    assert_eq!(read.unreadable_lines, 0);
+    read.entries
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect()
 }

@@ -7,7 +7,8 @@
 //   lang=en|zh-CN     resolved locale (default zh-CN); pref=system|en|zh-CN
 //   theme=system|light|dark
 //   storage=unavailable|file
-//   error=server|network|invalid     a last failure already in the snapshot
+//   settings=damaged  settings.json was damaged at start-up and moved aside (damagedSettings)
+//   error=server|network|invalid|secrets_file_too_open   a last failure already in the snapshot
 //   fail=cmd:code[,cmd:code]         make these commands reject (code: server|network|token_invalid|invalid_input)
 //   noavatar=1 | badavatar=1 | noaccess=1 | nogroups=1 | latency=ms (default 350)
 //   support=rows|done|running|many|empty   the Support view's token list (many = 10,000 rows)
@@ -32,11 +33,13 @@
       server: '服务器拒绝了请求。', token_invalid: '会话已过期或已被注销，请重新登录。', network: '无法连接到服务器，请检查网络连接。',
       invalid_input: '输入无效。', appCode: 'appCode 必须是 8 位字母或数字。', payload: '载荷最多 32 个字符。',
       offline: '无法连接到 v.ncuos.com（连接超时）。', keyring: '未找到 Secret Service（org.freedesktop.secrets）。',
+      secrets_file_too_open: '/home/lin/.local/share/club.ncuhome.genius-account/secrets.json 可被其他用户读取（权限 0644）。密钥文件只能由其所有者读取（0600），修复权限后才能继续使用。',
     },
     en: {
       server: 'The server rejected the request.', token_invalid: 'The session expired or was revoked. Sign in again.', network: 'Could not reach the server. Check your connection.',
       invalid_input: 'Invalid input.', appCode: 'appCode must be 8 letters or digits.', payload: 'The payload is at most 32 characters.',
       offline: 'Could not reach v.ncuos.com (connection timed out).', keyring: 'No Secret Service provider (org.freedesktop.secrets) found.',
+      secrets_file_too_open: "/home/lin/.local/share/club.ncuhome.genius-account/secrets.json may be read by other users (mode 0644); a secrets file must be its owner's only (0600)",
     },
   };
 
@@ -108,7 +111,12 @@
     error: null,
     // ?clock=-600 shows a local clock ten minutes ahead of the server's.
     clock: { offsetMs: Number(q.get('clock') ?? 0) * 1000, measured: true },
+    damagedSettings: null,
   };
+  if (q.get('settings') === 'damaged') {
+    const path = '/home/lin/.local/share/club.ncuhome.genius-account/settings.json';
+    state.damagedSettings = { path, movedTo: `${path}.bad-20250301T080509Z`, reason: 'truncated', at: NOW - 2e3 };
+  }
   if (state.localePreference !== 'system') state.locale = state.localePreference;
   if (state.profiles.length && scenario === 'setup') { state.profiles = []; state.activeProfileId = null; }
   if (scenario === 'pending') state.signIn = browserSignIn();
@@ -146,6 +154,7 @@
     if (code === 'server') return { code: 'server', message: msg('server'), serverCode: 4, serverMsg: '应用不存在或已被禁用', httpStatus: 200, at };
     if (code === 'token_invalid') return { code: 'token_invalid', message: msg('token_invalid'), serverCode: 31, serverMsg: '登录状态已失效', at };
     if (code === 'invalid_input') return { code: 'invalid_input', message: msg('invalid_input'), at };
+    if (code === 'secrets_file_too_open') return { code, message: msg(code), at };
     return { code: 'network', message: msg('network'), at };
   }
 
@@ -234,6 +243,9 @@
       state.demo = true;
       state.demoUsers = demoUsers;
       state.session = null;
+    }),
+    fix_secrets_file_permissions: () => busy('storage', async () => {
+      if (state.error?.code === 'secrets_file_too_open') state.error = null;
     }),
     use_file_store: async ({ enabled }) => {
       state.storage = enabled ? { backend: 'file', available: true, fileOptIn: true, message: null } : { backend: 'keyring', available: true, fileOptIn: false, message: null };
@@ -494,11 +506,12 @@
     const out = [];
     for (let i = 0; i < 14; i++) {
       const u = supportUsers[i % supportUsers.length];
-      const res = i % 6 === 2 ? 'already_invalid' : i === 9 ? 'error' : 'revoked';
+      // i = 5: an attempt whose result never came (the app was stopped mid-request).
+      const res = i % 6 === 2 ? 'already_invalid' : i === 9 ? 'error' : i === 5 ? 'unknown' : 'revoked';
       out.push({
         time: new Date(now - (i + 1) * 3.7 * 3600e3).toISOString(), tool: i % 4 === 3 ? 'geniusctl' : 'app', actor: 'lin', profile: i % 4 === 3 ? 'geniusctl' : 'NCUOS',
         server: 'https://v.ncuos.com', appCode: i % 5 === 1 ? OTHER_APP : SUPPORT_APP, userId: u.id, userName: u.name, recordId: 3900 + i, kind: 'refresh',
-        fingerprint: (0x1a2b3c4d + i * 7919).toString(16), result: res,
+        fingerprint: (0x1a2b3c4d + i * 7919).toString(16), result: res, attemptId: `5f0e33c1-${14 - i}`,
         code: res === 'already_invalid' ? 31 : undefined, error: res === 'error' ? 'timeout' : undefined,
         msg: res === 'already_invalid' ? '身份令牌无效或已过期' : res === 'error' ? 'the server did not answer in time' : undefined,
       });

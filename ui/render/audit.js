@@ -1,5 +1,6 @@
 // The Audit log view: every revocation attempt (from this app or `geniusctl revoke
-// --audit-log`), newest first, searchable, exportable as CSV. Rust reads the file
+// --audit-log`), newest first, searchable, exportable as CSV. Rust pairs each attempt with its
+// result; one without a result shows as `unknown`. Rust reads the file
 // (`audit_log`) and writes the export (`export_audit_csv`); no token is in either.
 
 import { h } from '../dom.js';
@@ -83,7 +84,10 @@ export function renderAudit() {
 const fmtDay = (ms) => fmtWith('auditDay', { year: 'numeric', month: 'short', day: 'numeric' }, ms);
 const fmtClock = (ms) => fmtWith('auditClock', { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }, ms);
 
-const RESULT_TONE = { revoked: 'success', already_invalid: 'warning', error: 'danger' };
+// `unknown`: an attempt logged before its request went out, with no result after it (the app or
+// geniusctl stopped while the request was out); `in_flight`: this app's request is still out.
+const RESULT_TONE = { revoked: 'success', already_invalid: 'warning', error: 'danger', unknown: 'warning', in_flight: 'neutral' };
+const RESULT_NOTE = { unknown: 'audit.unknownNote', in_flight: 'audit.inFlightNote' };
 
 function table(v) {
   if (!v) return h('p', { class: 'muted support-no-match', text: t('audit.loading') });
@@ -99,7 +103,8 @@ function table(v) {
 }
 
 function entryRow(e) {
-  const detail = e.result === 'revoked' ? '' : [e.code != null ? String(e.code) : e.error, e.msg].filter(Boolean).join(' · ');
+  const detail = RESULT_NOTE[e.result] ? t(RESULT_NOTE[e.result])
+    : e.result === 'revoked' ? '' : [e.code != null ? String(e.code) : e.error, e.msg].filter(Boolean).join(' · ');
   return h('div', { class: 'st-row', role: 'row', testid: 'audit-row', 'data-result': e.result, 'data-fingerprint': e.fingerprint },
     h('div', { class: 'st-cell', role: 'cell', title: e.at != null ? fmtDateTime(e.at) : e.time },
       h('span', { class: 'st-line', text: e.at != null ? fmtDay(e.at) : e.time }),

@@ -1,8 +1,8 @@
-// Banners above the page content: errors, storage problems, offline.
+// Banners above the page content: errors, storage problems, a damaged settings file, offline.
 
 import { h } from '../dom.js';
 import { t, fmtDateTime, fmtTime } from '../i18n.js';
-import { run, currentError, dismissError } from '../store.js';
+import { run, currentError, dismissError, store, setUi } from '../store.js';
 import { button, icon, countdown } from './widgets.js';
 
 export function errorBanner() {
@@ -20,8 +20,18 @@ export function errorBanner() {
         : null,
       h('p', { class: 'banner-meta' },
         h('span', { class: 'mono', text: err.code }),
-        err.at ? h('span', { text: ` · ${fmtTime(err.at)}` }) : null)),
+        err.at ? h('span', { text: ` · ${fmtTime(err.at)}` }) : null),
+      errorActions(err)),
     button({ label: t('common.dismiss'), icon: 'x', variant: 'ghost', size: 'sm', iconOnly: true, testid: 'btn-dismiss-error', onClick: () => dismissError() }));
+}
+
+/** What the user can do about some errors, right in the banner. */
+function errorActions(err) {
+  if (err.code !== 'secrets_file_too_open') return null;
+  return h('div', { class: 'banner-actions' },
+    button({ label: t('storage.fixPermissions'), icon: 'lock', variant: 'secondary', size: 'sm', busy: 'storage', testid: 'btn-fix-permissions',
+      onClick: () => run('fix_secrets_file_permissions') }),
+    h('span', { class: 'banner-note', text: t('storage.fixPermissionsNote') }));
 }
 
 export function storageBanner(snap) {
@@ -37,6 +47,28 @@ export function storageBanner(snap) {
         button({ label: t('storage.optIn'), icon: 'unlock', variant: 'warning', size: 'sm', busy: 'storage', testid: 'storage-optin',
           onClick: () => run('use_file_store', { enabled: true }) }),
         h('span', { class: 'banner-note', text: t('storage.optInNote') }))));
+}
+
+/**
+ * The settings file could not be used at start-up: Rust moved it aside and started from the
+ * defaults (`damagedSettings`). Dismissing it is the UI's own business: it stays dismissed until
+ * another damaged file is found (a new `at`).
+ */
+export function damagedSettingsBanner(snap) {
+  const d = snap.damagedSettings;
+  if (!d || store.ui.dismissedDamagedSettingsAt === d.at) return null;
+  const reason = t(`settingsDamaged.reason.${d.reason}`);
+  return h('div', { class: 'banner banner-warning', role: 'alert', testid: 'settings-damaged-banner', 'data-reason': d.reason },
+    icon('alert', { cls: 'banner-icon' }),
+    h('div', { class: 'banner-body' },
+      h('p', { class: 'banner-title', text: t('settingsDamaged.title') }),
+      h('p', { text: t('settingsDamaged.body', { reason }) }),
+      d.movedTo
+        ? h('p', { class: 'banner-meta' }, t('settingsDamaged.keptAs'), ' ', h('code', { class: 'mono', testid: 'settings-damaged-path', text: d.movedTo }))
+        : h('p', { class: 'banner-meta' }, t('settingsDamaged.notMoved'), ' ', h('code', { class: 'mono', testid: 'settings-damaged-path', text: d.path })),
+      h('p', { class: 'banner-meta', text: t('settingsDamaged.hint', { file: d.path }) })),
+    button({ label: t('common.dismiss'), icon: 'x', variant: 'ghost', size: 'sm', iconOnly: true, testid: 'btn-dismiss-settings-damaged',
+      onClick: () => setUi({ dismissedDamagedSettingsAt: d.at }) }));
 }
 
 export function offlineBanner(session) {

@@ -7,7 +7,7 @@ import { renderHeader } from './header.js';
 import { renderSetup } from './setup.js';
 import { renderSignedOut, renderExpired } from './signin.js';
 import { renderSession } from './session.js';
-import { errorBanner, storageBanner, offlineBanner, retryBanner } from './banners.js';
+import { errorBanner, storageBanner, damagedSettingsBanner, offlineBanner, retryBanner } from './banners.js';
 import { icon } from './widgets.js';
 import { renderSupport } from './support.js';
 import { renderAudit } from './audit.js';
@@ -86,7 +86,7 @@ function showView(id) {
 }
 
 function renderMain(snap) {
-  const banners = h('div', { class: 'banners' }, storageBanner(snap));
+  const banners = h('div', { class: 'banners' }, damagedSettingsBanner(snap), storageBanner(snap));
   const alert = h('div', { class: 'sticky-alert' }, errorBanner());
   if (!snap.activeProfileId) {
     return h('div', { class: 'page page-setup' }, alert, banners, renderSetup(snap));

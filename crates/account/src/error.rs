@@ -26,6 +26,8 @@ pub enum AccountError {
     },
     #[error("the sign-in was cancelled")]
     SignInCancelled,
+    #[error("{path} may be read by other users (mode {mode:04o}); a secrets file must be its owner's only (0600)")]
+    SecretsFileTooOpen { path: String, mode: u32 },
     #[error("no profile is selected")]
     NoProfile,
     #[error("not signed in")]
@@ -64,6 +66,7 @@ impl AccountError {
             AccountError::SignInWrongApp { .. } => "sign_in_wrong_app",
             AccountError::SignInCallbackMismatch { .. } => "sign_in_callback_mismatch",
             AccountError::SignInCancelled => "sign_in_cancelled",
+            AccountError::SecretsFileTooOpen { .. } => "secrets_file_too_open",
             AccountError::NoProfile => "no_profile",
             AccountError::NoSession => "no_session",
             AccountError::Internal(_) => "internal",

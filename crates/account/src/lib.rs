@@ -2,6 +2,7 @@
 //! the token lifecycle (scheduled refresh, single-flight, offline backoff) and the snapshot
 //! the UI renders.
 
+pub mod atomic_file;
 pub mod avatar;
 pub mod error;
 pub mod mask;
@@ -11,10 +12,12 @@ pub mod secret_store;
 pub mod service;
 pub mod session;
 pub mod settings;
+pub mod settings_file;
 pub mod snapshot;
 
 pub use error::{AccountError, ErrorReply};
 pub use profile::{Preset, Profile, ProfileInput};
 pub use service::{AccountService, Demo, ServiceConfig};
-pub use settings::{JsonSettingsFile, Settings, SettingsStore};
+pub use settings::{LoadedSettings, Settings, SettingsStore};
+pub use settings_file::{DamagedSettings, JsonSettingsFile};
 pub use snapshot::Snapshot;

@@ -64,6 +64,9 @@ fn chinese(err: &AccountError) -> Option<String> {
             "该应用登记的回调地址是 {registered}，而此配置监听 {callback}：请把配置的回调改成登记的地址。"
         ),
         AccountError::SignInCancelled => "登录已取消。".into(),
+        AccountError::SecretsFileTooOpen { path, mode } => format!(
+            "{path} 可被其他用户读取（权限 {mode:04o}）。密钥文件只能由其所有者读取（0600），修复权限后才能继续使用。"
+        ),
         AccountError::NoProfile => "尚未选择配置。".into(),
         AccountError::NoSession => "尚未登录。".into(),
         _ => return None,

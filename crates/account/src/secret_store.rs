@@ -2,12 +2,13 @@
 //! explicitly opts in, a local file that is not encrypted.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::atomic_file;
 use crate::error::AccountError;
 
 /// Keyring calls can hang (a locked collection waiting for a prompt nobody answers): bound them.
@@ -113,64 +114,121 @@ impl SecretStore for KeyringStore {
     }
 }
 
+/// The opt-in secrets file's name in the app data folder.
+pub const SECRETS_FILE: &str = "secrets.json";
+
 /// A JSON file readable by its owner only (0600). Not encrypted: the user opts in knowingly.
+///
+/// Every change replaces the file atomically and durably ([`atomic_file::replace`]): after a
+/// crash or a power loss it holds the secrets before the change or after it, and a deleted
+/// secret (a "Forget") does not come back. A file that others may read is refused, not used:
+/// its secrets may have been copied, and the user should know before the app goes on.
 pub struct FileStore {
     path: PathBuf,
     lock: Mutex<()>,
 }
 
 impl FileStore {
+    /// A store at `path`. A temporary file a crash left beside it (`secrets.tmp`, which may hold
+    /// secrets deleted since) is removed now.
     pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let leftover = atomic_file::temp_path(&path);
+        if let Err(err) = atomic_file::remove_if_present(&leftover) {
+            eprintln!(
+                "genius-account: could not remove {}: {err}",
+                leftover.display()
+            );
+        }
         FileStore {
-            path: path.into(),
+            path,
             lock: Mutex::new(()),
         }
     }
 
-    fn read(&self) -> Result<BTreeMap<String, String>, AccountError> {
-        match std::fs::read(&self.path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                AccountError::Storage(format!("{} is damaged: {e}", self.path.display()))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(AccountError::Storage(format!(
-                "{}: {e}",
-                self.path.display()
-            ))),
+    /// Narrows the file at `path` to its owner (0600), when the user asks for it after
+    /// [`AccountError::SecretsFileTooOpen`]. A missing file is left missing.
+    pub fn restrict_to_owner(path: &Path) -> Result<(), AccountError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let storage =
+                |e: std::io::Error| AccountError::Storage(format!("{}: {e}", path.display()));
+            match std::fs::symlink_metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(storage(e)),
+                Ok(meta) if !meta.file_type().is_file() => {
+                    return Err(AccountError::Storage(format!(
+                        "{} is not a plain file; remove it and opt in again",
+                        path.display()
+                    )))
+                }
+                Ok(_) => {}
+            }
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(storage)?;
+            // The mode change is metadata of the file: make it durable like its contents.
+            std::fs::File::open(path)
+                .and_then(|f| f.sync_all())
+                .map_err(storage)?;
         }
+        #[cfg(not(unix))]
+        let _ = path;
+        Ok(())
+    }
+
+    /// Refuses a file that anyone but its owner may read or write.
+    fn check_mode(&self, file: &std::fs::File) -> Result<(), AccountError> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = file
+                .metadata()
+                .map_err(|e| AccountError::Storage(format!("{}: {e}", self.path.display())))?
+                .permissions()
+                .mode()
+                & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(AccountError::SecretsFileTooOpen {
+                    path: self.path.display().to_string(),
+                    mode,
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = file;
+        Ok(())
+    }
+
+    fn read(&self) -> Result<BTreeMap<String, String>, AccountError> {
+        use std::io::Read;
+        let storage =
+            |e: std::io::Error| AccountError::Storage(format!("{}: {e}", self.path.display()));
+        let mut file = match std::fs::File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(e) => return Err(storage(e)),
+        };
+        self.check_mode(&file)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(storage)?;
+        // Where, not what: serde's message may quote the file's contents.
+        serde_json::from_slice(&bytes).map_err(|e| {
+            AccountError::Storage(format!(
+                "{} is damaged (line {}, column {})",
+                self.path.display(),
+                e.line(),
+                e.column()
+            ))
+        })
     }
 
     fn write(&self, items: &BTreeMap<String, String>) -> Result<(), AccountError> {
-        let io = |e: std::io::Error| AccountError::Storage(format!("{}: {e}", self.path.display()));
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let tmp = self.path.with_extension("tmp");
         let bytes =
             serde_json::to_vec_pretty(items).map_err(|e| AccountError::Storage(e.to_string()))?;
-        write_private(&tmp, &bytes).map_err(io)?;
-        // Rename is atomic: a crash leaves the old file or the new one, never half of one.
-        std::fs::rename(&tmp, &self.path).map_err(io)
+        atomic_file::replace(&self.path, &bytes, 0o600)
+            .map_err(|e| AccountError::Storage(format!("{}: {e}", self.path.display())))
     }
-}
-
-#[cfg(unix)]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::remove_file(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::write(path, bytes)
 }
 
 impl SecretStore for FileStore {
@@ -261,8 +319,14 @@ mod tests {
     fn damaged_file_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secrets.json");
-        std::fs::write(&path, b"{not json").unwrap();
+        std::fs::write(&path, b"{\"a\": \"the secret\", not json").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let err = FileStore::new(&path).get("a").unwrap_err();
         assert!(err.to_string().contains("damaged"), "{err}");
+        assert!(!err.to_string().contains("the secret"), "{err}");
     }
 }

@@ -17,9 +17,11 @@ use crate::messages;
 use crate::profile::{Profile, ProfileInput};
 use crate::secret_store::{
     app_secret_key, refresh_token_key, Backend, FileStore, KeyringStore, MemoryStore, SecretStore,
+    SECRETS_FILE,
 };
 use crate::session::{HeldToken, Session, User};
 use crate::settings::{CachedUser, Settings, SettingsStore};
+use crate::settings_file::DamagedSettings;
 use crate::snapshot::*;
 use geniusauth::callback::{
     login_token_check, parse_callback, CallbackListener, Pages, SIGN_IN_TIMEOUT,
@@ -101,6 +103,8 @@ struct Inner {
 #[derive(Default)]
 struct State {
     settings: Settings,
+    /// The settings file found damaged at start-up (and set aside): the banner says so.
+    damaged_settings: Option<DamagedSettings>,
     keyring_problem: Option<String>,
     demo: Option<Demo>,
     /// The demo profile is active. Kept out of `settings` so that it is never persisted: the
@@ -171,9 +175,9 @@ impl AccountService {
         settings_store: Box<dyn SettingsStore>,
         keyring: Arc<dyn SecretStore>,
     ) -> Self {
-        let settings = settings_store.load();
+        let loaded = settings_store.load();
         let file_store: Arc<dyn SecretStore> =
-            Arc::new(FileStore::new(config.data_dir.join("secrets.json")));
+            Arc::new(FileStore::new(config.data_dir.join(SECRETS_FILE)));
         let avatars = AvatarCache::new(config.cache_dir.join("avatars"));
         let inner = Inner {
             config,
@@ -183,7 +187,8 @@ impl AccountService {
             demo_store: Arc::new(MemoryStore::default()),
             avatars,
             state: Mutex::new(State {
-                settings,
+                settings: loaded.settings,
+                damaged_settings: loaded.damaged,
                 ..State::default()
             }),
             refresh_gate: tokio::sync::Mutex::new(()),
@@ -311,6 +316,7 @@ impl AccountService {
                 offset_ms,
                 measured: server_clock.is_some_and(|clock| clock.is_measured()),
             },
+            damaged_settings: st.damaged_settings.clone(),
         }
     }
 
@@ -613,6 +619,16 @@ impl AccountService {
             Ok(())
         })?;
         self.state().clients.clear();
+        self.restore().await?;
+        self.notify();
+        Ok(())
+    }
+
+    /// The user's answer to `secrets_file_too_open`: narrows the secrets file to its owner
+    /// (0600), then restores the session it holds.
+    pub async fn fix_secrets_file_permissions(&self) -> Result<(), AccountError> {
+        let path = self.inner.config.data_dir.join(SECRETS_FILE);
+        blocking(move || FileStore::restrict_to_owner(&path)).await?;
         self.restore().await?;
         self.notify();
         Ok(())

@@ -1,9 +1,11 @@
-//! Preferences and the non-secret part of profiles. The app keeps them in tauri-plugin-store;
-//! the crate only needs something that loads and saves this one document.
+//! Preferences and the non-secret part of profiles: one document, loaded at start and saved
+//! whole after every change (the app's is [`crate::settings_file::JsonSettingsFile`]).
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::profile::Profile;
+use crate::settings_file::DamagedSettings;
 
 pub const DEFAULT_LIFETIME_DAYS: u32 = 7;
 
@@ -24,6 +26,10 @@ pub struct Settings {
     pub cached_users: Vec<CachedUser>,
     /// Next number for new profile ids.
     pub next_profile_number: u32,
+    /// Fields this version does not know (written by a newer one): kept as they are and saved
+    /// again, so that going back to an older version and forward again loses nothing.
+    #[serde(flatten)]
+    pub unknown_fields: Map<String, Value>,
 }
 
 impl Default for Settings {
@@ -37,6 +43,7 @@ impl Default for Settings {
             file_store_opt_in: false,
             cached_users: Vec::new(),
             next_profile_number: 1,
+            unknown_fields: Map::new(),
         }
     }
 }
@@ -76,31 +83,18 @@ impl Settings {
     }
 }
 
-/// Where settings persist.
-pub trait SettingsStore: Send + Sync {
-    fn load(&self) -> Settings;
-    fn save(&self, settings: &Settings) -> Result<(), crate::AccountError>;
+/// What [`SettingsStore::load`] found.
+#[derive(Debug, Default)]
+pub struct LoadedSettings {
+    /// The stored settings, or the defaults when there were none or they were damaged.
+    pub settings: Settings,
+    /// A stored document that could not be used, and where it went.
+    pub damaged: Option<DamagedSettings>,
 }
 
-/// A plain JSON file: used by tests and by anything without Tauri.
-pub struct JsonSettingsFile(pub std::path::PathBuf);
-
-impl SettingsStore for JsonSettingsFile {
-    fn load(&self) -> Settings {
-        std::fs::read(&self.0)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default()
-    }
-
-    fn save(&self, settings: &Settings) -> Result<(), crate::AccountError> {
-        let io =
-            |e: std::io::Error| crate::AccountError::Storage(format!("{}: {e}", self.0.display()));
-        if let Some(dir) = self.0.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        let bytes = serde_json::to_vec_pretty(settings)
-            .map_err(|e| crate::AccountError::Storage(e.to_string()))?;
-        std::fs::write(&self.0, bytes).map_err(io)
-    }
+/// Where settings persist.
+pub trait SettingsStore: Send + Sync {
+    /// Never fails: damaged settings are set aside (not overwritten later) and reported.
+    fn load(&self) -> LoadedSettings;
+    fn save(&self, settings: &Settings) -> Result<(), crate::AccountError>;
 }

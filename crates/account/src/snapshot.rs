@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::ErrorReply;
 use crate::profile::{Preset, Profile};
 use crate::secret_store::Backend;
+use crate::settings_file::DamagedSettings;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -28,6 +29,8 @@ pub struct Snapshot {
     pub error: Option<ErrorView>,
     /// The active profile's server clock as measured from its replies.
     pub clock: ClockView,
+    /// The settings file was damaged at start-up: moved aside, defaults in use (a banner).
+    pub damaged_settings: Option<DamagedSettings>,
 }
 
 /// How far the server's clock is from this machine's. Every time in the snapshot is on this

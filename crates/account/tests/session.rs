@@ -1192,10 +1192,16 @@ async fn a_server_clock_ten_minutes_off_either_way_changes_nothing_the_user_sees
         let session = snap.session.unwrap();
         let access = session.access.unwrap();
         let left = access.expires_at - now_ms();
-        assert!((294_000..=301_000).contains(&left), "skew {skew}: {left} ms left");
+        assert!(
+            (294_000..=301_000).contains(&left),
+            "skew {skew}: {left} ms left"
+        );
         let refresh = session.refresh.unwrap();
         let days = (refresh.expires_at - now_ms()) as f64 / 86_400_000.0;
-        assert!((6.99..=7.0).contains(&days), "skew {skew}: {days} days left");
+        assert!(
+            (6.99..=7.0).contains(&days),
+            "skew {skew}: {days} days left"
+        );
         assert!(!refresh.expiring_soon);
 
         h.service.refresh_access().await.unwrap();
@@ -1207,7 +1213,10 @@ async fn a_server_clock_ten_minutes_off_either_way_changes_nothing_the_user_sees
         assert_eq!(session.state, SessionState::SignedIn);
         assert_eq!(session.refresh.as_ref().unwrap().payload, "新的");
         let left = session.access.as_ref().unwrap().expires_at - now_ms();
-        assert!((294_000..=301_000).contains(&left), "skew {skew}: {left} ms left");
+        assert!(
+            (294_000..=301_000).contains(&left),
+            "skew {skew}: {left} ms left"
+        );
         assert!(snap.error.is_none(), "skew {skew}: {:?}", snap.error);
         h.service.revoke_session().await.unwrap();
         assert!(h.service.snapshot().session.is_none());

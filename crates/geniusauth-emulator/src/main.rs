@@ -29,7 +29,12 @@ struct Cli {
     #[arg(long)]
     quiet: bool,
     /// Run the server's wall clock this many seconds off the real one (negative: behind).
-    #[arg(long, value_name = "SECS", default_value_t = 0, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
     clock_skew: i64,
     /// Register apps with any absolute http(s) callback, not only what the dashboard allows
     /// (plain http on host localhost only).

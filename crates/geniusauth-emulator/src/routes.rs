@@ -306,12 +306,18 @@ fn handle(
         return Err(codes::FORM.into());
     }
     // internal/api/middlewares/app.go: the window is the server's own `time.Now()`.
-    let signed = signature::verify(method, raw_query, body, state.clock.wall_now_ns(), |app_code| {
-        state
-            .store()
-            .app_by_code(app_code)
-            .map_err(|_| ApiError::from(codes::DB_OPERATION))
-    })?;
+    let signed = signature::verify(
+        method,
+        raw_query,
+        body,
+        state.clock.wall_now_ns(),
+        |app_code| {
+            state
+                .store()
+                .app_by_code(app_code)
+                .map_err(|_| ApiError::from(codes::DB_OPERATION))
+        },
+    )?;
     match endpoint {
         Endpoint::LoginVerify => login_verify(state, &signed, raw_query, content_type),
         Endpoint::Refresh => refresh(state, &signed),

@@ -149,7 +149,9 @@ async fn date_header(
     let mut response = next.run(request).await;
     let secs = (state.clock.wall_now_ns() / 1_000_000_000) as i64;
     if let Ok(value) = axum::http::HeaderValue::from_str(&http_date(secs)) {
-        response.headers_mut().insert(axum::http::header::DATE, value);
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
     }
     response
 }
@@ -177,7 +179,10 @@ pub(crate) fn http_date(unix_secs: i64) -> String {
 mod tests {
     #[test]
     fn http_dates() {
-        assert_eq!(super::http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            super::http_date(784_111_777),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
         assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
     }
 }

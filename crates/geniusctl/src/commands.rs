@@ -218,9 +218,11 @@ async fn revoke_all(
 ) -> Result<(), Failure> {
     let mut any_failed = false;
     for token in tokens {
+        // Written ahead: a geniusctl killed while the request is out leaves the attempt logged.
+        let attempt = audit.map(|audit| audit.record_attempt(token)).transpose()?;
         let result = client.revoke_refresh_token(token).await;
-        if let Some(audit) = audit {
-            audit.record(token, &result)?;
+        if let (Some(audit), Some(attempt)) = (audit, attempt) {
+            audit.record_result(attempt, &result)?;
         }
         any_failed |= result.is_err();
         print_json(&RevokeLine::new(token, &result))?;

@@ -1,15 +1,19 @@
 //! `geniusctl revoke --audit-log PATH`: the real binary against an in-process emulator writes one
 //! record per attempt in the app's audit format (owners named, never a token), appends to an
-//! existing log, and refuses to start when the log cannot be written.
+//! existing log, refuses to start when the log cannot be written, and writes each attempt ahead
+//! of its request, so that a geniusctl killed mid-run has logged every request it sent.
 
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use geniusauth::{Client, LoginOptions};
 use geniusauth_emulator::{Config, Emulator};
+use serde_json::json;
 use serde_json::Value;
-use support::audit::read_entries;
+use support::audit::{read_entries, REVOKED, UNKNOWN};
 
 const DELETE_ROUTE: &str = "DELETE /api/v1/app/token/refresh/";
+const REFRESH_PATH: &str = "/api/v1/app/token/refresh/";
 
 struct Server {
     runtime: tokio::runtime::Runtime,
@@ -53,6 +57,28 @@ impl Server {
         self.runtime
             .block_on(self.client.revoke_refresh_token(token))
             .unwrap();
+    }
+
+    fn is_valid(&self, token: &str) -> bool {
+        match self
+            .runtime
+            .block_on(self.client.refresh_access_token(token))
+        {
+            Ok(_) => true,
+            Err(err) if err.is_token_invalid() => false,
+            Err(err) => panic!("checking a token: {err}"),
+        }
+    }
+
+    fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) {
+        let url = format!("{}{path}", self.emulator.url());
+        self.runtime.block_on(async {
+            let mut request = reqwest::Client::new().request(method, url);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            assert!(request.send().await.unwrap().status().is_success());
+        });
     }
 
     fn deletes(&self) -> u64 {
@@ -184,4 +210,80 @@ fn an_unwritable_audit_log_stops_before_any_revocation() {
         .runtime
         .block_on(server.client.refresh_access_token(&token))
         .is_ok());
+}
+
+/// SIGKILL in the middle of a 200-token run with slow replies: every request the emulator saw
+/// has an entry (the last one's outcome unknown), no token was revoked without one.
+#[test]
+fn a_geniusctl_killed_mid_run_has_logged_every_request_it_sent() {
+    let server = Server::start();
+    let users: Vec<u64> = server.emulator.info().users.iter().map(|u| u.id).collect();
+    let tokens: Vec<String> = (0..200)
+        .map(|i| server.refresh_token(users[i % users.len()]))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tokens.txt");
+    std::fs::write(&file, tokens.join("\n")).unwrap();
+    let log = dir.path().join("audit.jsonl");
+    server.admin(
+        reqwest::Method::POST,
+        "/__emulator/faults",
+        Some(json!({"path": REFRESH_PATH, "method": "DELETE", "kind": "latency", "delayMs": 40})),
+    );
+    let before = server.deletes();
+    let mut child = server
+        .ctl()
+        .args(["revoke", "--audit-log"])
+        .arg(&log)
+        .arg("--file")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.deletes() - before < 12 {
+        assert!(Instant::now() < deadline, "geniusctl never got going");
+        assert!(child.try_wait().unwrap().is_none(), "geniusctl ended early");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let seen = server.deletes() - before;
+    assert!(seen < 200, "the run was over before the kill");
+    server.admin(reqwest::Method::DELETE, "/__emulator/faults", None);
+
+    let read = read_entries(&log).unwrap();
+    assert!(
+        read.unreadable_lines <= 1,
+        "at most the line the kill cut off"
+    );
+    let entries = read.entries;
+    assert!(
+        entries.len() as u64 >= seen,
+        "{} entries for {seen} requests the server saw",
+        entries.len()
+    );
+    // One at a time: every attempt but the last has its result.
+    for entry in &entries[..entries.len() - 1] {
+        assert_eq!(entry.result, REVOKED, "{entry:?}");
+    }
+    let last = entries.last().unwrap();
+    assert!(
+        [REVOKED, UNKNOWN].contains(&last.result.as_str()),
+        "{last:?}"
+    );
+    for (i, token) in tokens.iter().enumerate() {
+        let valid = server.is_valid(token);
+        match entries.get(i) {
+            None => assert!(valid, "token {i} was revoked without an audit entry"),
+            Some(entry) => {
+                assert_eq!(entry.fingerprint, support::fingerprint(token));
+                if entry.result == REVOKED {
+                    assert!(!valid, "token {i} logged as revoked is still valid");
+                }
+            }
+        }
+    }
 }

@@ -1,26 +1,44 @@
-//! The audit log: one JSON object per line for every revocation attempt, appended and fsync'd
-//! before the attempt is reported anywhere else. It never holds a token, only a fingerprint.
+//! The audit log: JSON lines, written ahead. Before a revocation request is sent, an `attempt`
+//! entry is appended and fsync'd; when the answer is in, a second entry with the result and the
+//! same `attemptId`, fsync'd before the result is reported anywhere else. A program stopped in
+//! between (a crash, SIGKILL, power loss) leaves the attempt without a result: the reader shows
+//! it as [`UNKNOWN`], so every request the server may have seen has its entry. It never holds a
+//! token, only a fingerprint.
 //!
 //! ```text
-//! {"time":"2025-03-01T08:05:09.042Z","tool":"app","actor":"lin","profile":"NCUOS",
+//! {"time":"2025-03-01T08:05:08.911Z","tool":"app","actor":"lin","profile":"NCUOS",
 //!  "server":"https://v.ncuos.com","appCode":"Ab3dE6g8","userId":1,"userName":"张伟",
-//!  "recordId":42,"kind":"refresh","fingerprint":"1a2b3c4d","result":"already_invalid",
-//!  "code":31,"msg":"身份令牌无效或已过期"}
+//!  "recordId":42,"kind":"refresh","fingerprint":"1a2b3c4d","result":"attempt",
+//!  "attemptId":"5f0e33c1-7"}
+//! {"time":"2025-03-01T08:05:09.042Z", …the same…, "result":"already_invalid",
+//!  "attemptId":"5f0e33c1-7","code":31,"msg":"身份令牌无效或已过期"}
 //! ```
+//!
+//! Logs written before attempts were logged hold result entries only (no `attemptId`); they
+//! read as they always did.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::time::parse_rfc3339;
 
-/// `result` values.
+/// `result` values of outcomes.
 pub const REVOKED: &str = "revoked";
 pub const ALREADY_INVALID: &str = "already_invalid";
 pub const ERROR: &str = "error";
+/// `result` of the entry written before the request is sent.
+pub const ATTEMPT: &str = "attempt";
+/// What the reader makes of an attempt without a result: the program that sent it stopped
+/// before the answer was in. The token may or may not have been revoked.
+pub const UNKNOWN: &str = "unknown";
+/// What [`AuditLog::read`] makes of an attempt of its own whose answer is not in yet.
+pub const IN_FLIGHT: &str = "in_flight";
 
 /// One revocation attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,8 +72,12 @@ pub struct AuditEntry {
     /// See [`crate::fingerprint`].
     #[serde(default)]
     pub fingerprint: String,
-    /// [`REVOKED`], [`ALREADY_INVALID`] or [`ERROR`].
+    /// [`REVOKED`], [`ALREADY_INVALID`] or [`ERROR`]; in the file also [`ATTEMPT`], and from
+    /// the reader [`UNKNOWN`] or [`IN_FLIGHT`] for an attempt without a result.
     pub result: String,
+    /// Pairs an attempt with its result. Absent in logs from before attempts were logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_id: Option<String>,
     /// The server's code, when it answered with one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<i64>,
@@ -112,11 +134,30 @@ impl AuditEntry {
     }
 }
 
+/// A new attempt id: unique within this process (a counter) and, with overwhelming likelihood,
+/// across the processes that share a log (a prefix hashed from the process id and start time).
+pub fn new_attempt_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let prefix = PREFIX.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let digest = Sha256::digest(format!("{}:{nanos}", std::process::id()));
+        hex::encode(&digest[..4])
+    });
+    format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// An append-only JSON-lines file. Appends from several tasks are serialised.
 #[derive(Debug)]
 pub struct AuditLog {
     path: PathBuf,
     file: Mutex<Option<File>>,
+    /// Attempts appended through this log whose results are not: their requests are still out.
+    in_flight: Mutex<HashSet<String>>,
 }
 
 impl AuditLog {
@@ -125,6 +166,7 @@ impl AuditLog {
         AuditLog {
             path: path.into(),
             file: Mutex::new(None),
+            in_flight: Mutex::new(HashSet::new()),
         }
     }
 
@@ -170,9 +212,42 @@ impl AuditLog {
         written
     }
 
-    /// Every entry, oldest first. See [`read_entries`].
+    /// Appends an [`ATTEMPT`] entry (fsync'd). Call it before the request is sent, and send
+    /// nothing if it fails.
+    pub fn append_attempt(&self, attempt: &AuditEntry) -> io::Result<()> {
+        self.append(attempt)?;
+        if let Some(id) = &attempt.attempt_id {
+            lock(&self.in_flight).insert(id.clone());
+        }
+        Ok(())
+    }
+
+    /// Appends the result of an attempt (fsync'd), paired with it by `attemptId`.
+    pub fn append_result(&self, result: &AuditEntry) -> io::Result<()> {
+        let written = self.append(result);
+        // Written or not, the request is no longer out: a result that could not be written
+        // leaves the attempt's outcome unknown, which is then the truth.
+        if let Some(id) = &result.attempt_id {
+            lock(&self.in_flight).remove(id);
+        }
+        written
+    }
+
+    /// Every attempt, oldest first (see [`read_entries`]); an attempt of this log's own whose
+    /// request is still out reads as [`IN_FLIGHT`] rather than [`UNKNOWN`].
     pub fn read(&self) -> io::Result<AuditRead> {
-        read_entries(&self.path)
+        let mut read = read_entries(&self.path)?;
+        let in_flight = lock(&self.in_flight);
+        for entry in &mut read.entries {
+            let ours = entry
+                .attempt_id
+                .as_ref()
+                .is_some_and(|id| in_flight.contains(id));
+            if entry.result == UNKNOWN && ours {
+                entry.result = IN_FLIGHT.to_owned();
+            }
+        }
+        Ok(read)
     }
 }
 
@@ -230,13 +305,15 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 /// What [`read_entries`] found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AuditRead {
-    /// Oldest first.
+    /// One per attempt, oldest first: its result entry, or the attempt entry itself with
+    /// `result` [`UNKNOWN`] when no result follows it.
     pub entries: Vec<AuditEntry>,
     /// Lines that are not entries (a line cut off by a crash, edits by hand).
     pub unreadable_lines: usize,
 }
 
-/// Reads a log; a missing file is an empty log.
+/// Reads a log; a missing file is an empty log. Attempts are paired with their results (see
+/// [`AuditRead::entries`]); a result without an attempt (an old log) stands on its own.
 pub fn read_entries(path: &Path) -> io::Result<AuditRead> {
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -244,10 +321,25 @@ pub fn read_entries(path: &Path) -> io::Result<AuditRead> {
         Err(err) => return Err(err),
     };
     let mut read = AuditRead::default();
+    // Attempt id → index in `entries` of the attempt still waiting for its result.
+    let mut waiting: HashMap<String, usize> = HashMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        match serde_json::from_str::<AuditEntry>(line) {
-            Ok(entry) => read.entries.push(entry),
-            Err(_) => read.unreadable_lines += 1,
+        let Ok(mut entry) = serde_json::from_str::<AuditEntry>(line) else {
+            read.unreadable_lines += 1;
+            continue;
+        };
+        match entry.attempt_id.clone() {
+            Some(id) if entry.result == ATTEMPT => {
+                entry.result = UNKNOWN.to_owned();
+                waiting.insert(id, read.entries.len());
+                read.entries.push(entry);
+            }
+            Some(id) => match waiting.remove(&id) {
+                // In the attempt's place: the file's order is the order requests went out.
+                Some(index) => read.entries[index] = entry,
+                None => read.entries.push(entry),
+            },
+            None => read.entries.push(entry),
         }
     }
     Ok(read)

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use geniusauth::Client;
 
-use crate::audit::{current_actor, AuditLog};
+use crate::audit::{current_actor, AuditEntry, AuditLog};
 use crate::owners::OwnerDirectory;
-use crate::revoke::{audit_entry, AuditContext, Outcome, Subject};
+use crate::revoke::{attempt_entry, result_entry, AuditContext, Outcome, Subject};
 
 /// An open audit log and the owners' names of the tokens about to be revoked.
 pub struct CliAudit {
@@ -53,12 +53,26 @@ impl CliAudit {
         })
     }
 
-    /// Appends the entry of one attempt (fsync'd).
-    pub fn record(&self, token: &str, result: &Result<(), geniusauth::Error>) -> io::Result<()> {
+    /// Appends the attempt entry of `token` (fsync'd): call it before the request is sent, and
+    /// send nothing if it fails.
+    pub fn record_attempt(&self, token: &str) -> io::Result<LoggedAttempt> {
         let mut subject = Subject::of_token(token);
         subject.user_name = subject.user_id.and_then(|id| self.names.get(&id).cloned());
+        let entry = attempt_entry(&self.context, &subject);
+        self.log.append_attempt(&entry)?;
+        Ok(LoggedAttempt(entry))
+    }
+
+    /// Appends the result of an attempt (fsync'd).
+    pub fn record_result(
+        &self,
+        attempt: LoggedAttempt,
+        result: &Result<(), geniusauth::Error>,
+    ) -> io::Result<()> {
         let outcome = Outcome::of(result.clone());
-        self.log
-            .append(&audit_entry(&self.context, &subject, &outcome))
+        self.log.append_result(&result_entry(&attempt.0, &outcome))
     }
 }
+
+/// An attempt on disk, waiting for its result.
+pub struct LoggedAttempt(AuditEntry);

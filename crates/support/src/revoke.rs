@@ -1,5 +1,5 @@
-//! Bulk revocation: a few requests at a time, every attempt written to the audit log before it is
-//! reported, cancellable between requests.
+//! Bulk revocation: a few requests at a time, every attempt written to the audit log before its
+//! request is sent and its result before it is reported, cancellable between requests.
 //!
 //! Every job ends in one definite [`Outcome`]: revoked, already invalid (code 31), an error with
 //! its code and message, or cancelled (never sent). Cancelling stops new requests; the ones in
@@ -159,7 +159,43 @@ impl Outcome {
     }
 }
 
-/// Builds the audit entry of one attempt.
+/// The entry written before a request is sent: who revokes whose token, with a new attempt id
+/// that its result will carry.
+pub fn attempt_entry(context: &AuditContext, subject: &Subject) -> AuditEntry {
+    AuditEntry {
+        result: audit::ATTEMPT.to_owned(),
+        attempt_id: Some(audit::new_attempt_id()),
+        code: None,
+        error: None,
+        msg: None,
+        ..audit_entry(context, subject, &Outcome::Revoked)
+    }
+}
+
+/// The entry of an attempt's outcome, paired with the attempt by its id.
+pub fn result_entry(attempt: &AuditEntry, outcome: &Outcome) -> AuditEntry {
+    let subject = Subject {
+        app_code: attempt.app_code.clone(),
+        user_id: attempt.user_id,
+        user_name: attempt.user_name.clone(),
+        record_id: attempt.record_id,
+        kind: attempt.kind.clone(),
+        fingerprint: attempt.fingerprint.clone(),
+    };
+    let context = AuditContext {
+        tool: attempt.tool.clone(),
+        actor: attempt.actor.clone(),
+        profile: attempt.profile.clone(),
+        server: attempt.server.clone(),
+    };
+    AuditEntry {
+        attempt_id: attempt.attempt_id.clone(),
+        ..audit_entry(&context, &subject, outcome)
+    }
+}
+
+/// The entry of one outcome, without an attempt id (the format of logs from before attempts
+/// were logged; [`result_entry`] is what a run writes).
 pub fn audit_entry(context: &AuditContext, subject: &Subject, outcome: &Outcome) -> AuditEntry {
     let (code, error, msg) = match outcome {
         Outcome::AlreadyInvalid { code, msg } => (Some(*code), None, Some(msg.clone())),
@@ -181,6 +217,7 @@ pub fn audit_entry(context: &AuditContext, subject: &Subject, outcome: &Outcome)
         kind: subject.kind.clone(),
         fingerprint: subject.fingerprint.clone(),
         result: outcome.audit_result().unwrap_or("cancelled").to_owned(),
+        attempt_id: None,
         code,
         error,
         msg: msg.filter(|m| !m.is_empty()),
@@ -227,7 +264,8 @@ pub struct RevokeReport {
     pub outcomes: Vec<(u32, Outcome)>,
     /// Requests sent.
     pub attempts: usize,
-    /// Set when an entry could not be written: the run stopped starting new requests then.
+    /// Set when an entry could not be written: the run stopped starting new requests then (an
+    /// attempt that could not be logged was not sent).
     pub audit_error: Option<String>,
 }
 
@@ -240,7 +278,9 @@ pub struct Audit {
 
 /// Revokes every job's token, `concurrency` at a time (at least 1). With `audit`, the log is
 /// opened (created) before the first request, and nothing is sent if that fails; each attempt
-/// is appended and fsync'd before its `Finished` event; if an append fails the run is cancelled.
+/// is appended and fsync'd before its request is sent (and before its `Started` event), its
+/// result before its `Finished` event; if an append fails the run is cancelled, and an attempt
+/// that could not be logged is not sent.
 pub async fn revoke_all(
     client: &Client,
     jobs: &[RevokeJob],
@@ -260,6 +300,7 @@ pub async fn revoke_all(
     }
     let total = jobs.len();
     let next = AtomicUsize::new(0);
+    let sent = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; total]);
     let audit_error: Mutex<Option<String>> = Mutex::new(None);
@@ -273,22 +314,36 @@ pub async fn revoke_all(
             let Some(job) = jobs.get(index) else {
                 break;
             };
+            let failed_to_log = |err: std::io::Error, log: &AuditLog| {
+                cancel.cancel();
+                lock(&audit_error).get_or_insert_with(|| {
+                    format!(
+                        "could not write the audit log {}: {err}",
+                        log.path().display()
+                    )
+                });
+            };
+            let attempt = match audit {
+                Some(audit) => {
+                    let entry = attempt_entry(&audit.context, &job.subject);
+                    match append(&audit.log, entry.clone(), AuditLog::append_attempt).await {
+                        Ok(()) => Some(entry),
+                        Err(err) => {
+                            // Not sent: no request goes out without its record.
+                            failed_to_log(err, &audit.log);
+                            break;
+                        }
+                    }
+                }
+                None => None,
+            };
+            sent.fetch_add(1, Ordering::SeqCst);
             on_event(Event::Started { id: job.id });
             let outcome = Outcome::of(client.revoke_refresh_token(&job.token).await);
-            if let Some(audit) = audit {
-                let entry = audit_entry(&audit.context, &job.subject, &outcome);
-                let log = audit.log.clone();
-                let written = tokio::task::spawn_blocking(move || log.append(&entry))
-                    .await
-                    .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
-                if let Err(err) = written {
-                    cancel.cancel();
-                    lock(&audit_error).get_or_insert_with(|| {
-                        format!(
-                            "could not write the audit log {}: {err}",
-                            audit.log.path().display()
-                        )
-                    });
+            if let (Some(audit), Some(attempt)) = (audit, attempt) {
+                let entry = result_entry(&attempt, &outcome);
+                if let Err(err) = append(&audit.log, entry, AuditLog::append_result).await {
+                    failed_to_log(err, &audit.log);
                 }
             }
             lock(&outcomes)[index] = Some(outcome.clone());
@@ -303,7 +358,7 @@ pub async fn revoke_all(
     };
     join_all((0..concurrency.max(1)).map(|_| worker())).await;
 
-    let attempts = next.load(Ordering::SeqCst).min(total);
+    let attempts = sent.load(Ordering::SeqCst);
     let outcomes = lock(&outcomes)
         .drain(..)
         .zip(jobs)
@@ -315,6 +370,18 @@ pub async fn revoke_all(
         attempts,
         audit_error,
     }
+}
+
+/// Appends `entry` with `write` (an fsync) off the async threads.
+async fn append(
+    log: &Arc<AuditLog>,
+    entry: AuditEntry,
+    write: fn(&AuditLog, &AuditEntry) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let log = log.clone();
+    tokio::task::spawn_blocking(move || write(&log, &entry))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
 }
 
 /// Opens (creates) the log off the async threads; the error says which file and why.
