@@ -203,8 +203,22 @@ pub fn first_value<'q>(query: &'q [(String, String)], key: &str) -> Option<&'q s
         .map(|(_, v)| v.as_str())
 }
 
-/// Go's `url.ParseQuery` as used by `URL.Query()`: pairs split on `&`, pairs containing `;`
-/// or bad percent escapes dropped, `+` is a space.
+/// Go's `http.Request.ParseForm` on a query string, as gin's form binding (`c.ShouldBind`)
+/// calls it: `url.ParseQuery`'s first error (a pair with `;`, a bad percent escape) fails the
+/// whole request, which the handlers answer with code 1.
+pub fn parse_go_form(raw: &str) -> Result<Vec<(String, String)>, crate::envelope::ApiError> {
+    let malformed = raw.split('&').any(|part| {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        part.contains(';') || query_unescape(key).is_none() || query_unescape(value).is_none()
+    });
+    if malformed {
+        return Err(crate::codes::FORM.into());
+    }
+    Ok(parse_go_query(raw))
+}
+
+/// Go's `url.ParseQuery` as used by `URL.Query()` (gin's `ShouldBindQuery`): pairs split on
+/// `&`, pairs containing `;` or bad percent escapes dropped, `+` is a space.
 pub fn parse_go_query(raw: &str) -> Vec<(String, String)> {
     let mut pairs = Vec::new();
     for part in raw.split('&') {

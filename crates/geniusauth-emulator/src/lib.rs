@@ -34,6 +34,8 @@ mod gojson;
 mod jwt;
 mod keypair;
 mod login_page;
+mod public_app;
+mod rate_limit;
 mod routes;
 mod seed;
 mod server;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::avatar::avatar_url;
-use crate::binding::{bind_query, field, parse_go_query, Field, Kind};
+use crate::binding::{bind_query, field, parse_go_form, parse_go_query, Field, Kind};
 use crate::codes;
 use crate::envelope::{success, success_empty, ApiError};
 use crate::jwt::TokenType;
@@ -29,8 +29,10 @@ enum Endpoint {
     AccessUserInfo,
     UserInfo,
     ServerKeys,
-    /// `POST /api/v1/public/login/:app/`: gin's wildcard route catches `verify/`; without a
-    /// valid third-party `code` it always answers code 1.
+    /// `GET /api/v1/public/app/`: unsigned, rate limited.
+    PublicApp,
+    /// `POST /api/v1/public/login/:app/` (`internal/api/router/public/login/init.go`): rate
+    /// limited; without a valid third-party `code` it always answers code 1.
     ThirdPartyLogin,
 }
 
@@ -98,12 +100,11 @@ const ROUTES: &[(Method, &str, Endpoint)] = &[
         Endpoint::AccessUserInfo,
     ),
     (Method::GET, "/api/v1/public/user/info", Endpoint::UserInfo),
-    (
-        Method::POST,
-        "/api/v1/public/login/verify/",
-        Endpoint::ThirdPartyLogin,
-    ),
+    (Method::GET, "/api/v1/public/app/", Endpoint::PublicApp),
 ];
+
+/// The static children of `/api/v1/public/login/`, which gin tries before the `:app` wildcard.
+const LOGIN_STATIC: [&str; 3] = ["verify", "mfa", "passkey"];
 
 enum Resolved {
     Endpoint(Endpoint),
@@ -125,8 +126,21 @@ fn resolve(method: &Method, path: &str) -> Resolved {
         Some(stripped) => stripped.to_owned(),
         None => format!("{path}/"),
     };
+    // gin v1.10 tree.go `getValue`: a static match that leaves only "/" (or lacks it) is a
+    // trailing-slash redirect, before any wildcard is tried: so `POST .../login/verify/` is a
+    // 307 to `.../login/verify`, not the `:app` route.
     if lookup(&toggled).is_some() {
         return Resolved::Redirect(toggled);
+    }
+    if method == Method::POST {
+        if let Some(app) = path
+            .strip_prefix("/api/v1/public/login/")
+            .and_then(|rest| rest.strip_suffix('/'))
+        {
+            if !app.is_empty() && !app.contains('/') && !LOGIN_STATIC.contains(&app) {
+                return Resolved::Endpoint(Endpoint::ThirdPartyLogin);
+            }
+        }
     }
     Resolved::NotFound
 }
@@ -145,11 +159,24 @@ pub async fn production(State(state): State<SharedState>, request: Request) -> R
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.split([' ', ';']).next().unwrap_or("").to_owned())
                 .unwrap_or_default();
+            let headers = request.headers().clone();
+            let peer = request
+                .extensions()
+                .get::<crate::server::PeerAddr>()
+                .map(|p| p.0.ip());
             let body = match to_bytes(request.into_body(), BODY_LIMIT).await {
                 Ok(body) => body,
                 Err(_) => return ApiError::from(codes::FORM).into_response(),
             };
-            match handle(&state, endpoint, &method, &raw_query, &content_type, &body) {
+            let request = Incoming {
+                method: &method,
+                raw_query: &raw_query,
+                content_type: &content_type,
+                headers: &headers,
+                peer,
+                body: &body,
+            };
+            match handle(&state, endpoint, &request) {
                 Ok(response) => response,
                 Err(error) => error.into_response(),
             }
@@ -294,16 +321,44 @@ struct ServerKeys<'a> {
     jwt: &'a str,
 }
 
+/// What a handler sees of a request.
+struct Incoming<'a> {
+    method: &'a Method,
+    raw_query: &'a str,
+    content_type: &'a str,
+    headers: &'a axum::http::HeaderMap,
+    /// The client's address, for the rate limit (`c.ClientIP()`).
+    peer: Option<std::net::IpAddr>,
+    body: &'a [u8],
+}
+
 fn handle(
     state: &SharedState,
     endpoint: Endpoint,
-    method: &Method,
-    raw_query: &str,
-    content_type: &str,
-    body: &[u8],
+    request: &Incoming<'_>,
 ) -> Result<Response, ApiError> {
-    if endpoint == Endpoint::ThirdPartyLogin {
-        return Err(codes::FORM.into());
+    let Incoming {
+        method,
+        raw_query,
+        content_type,
+        body,
+        ..
+    } = *request;
+    // `middlewares.Secure()` runs before these handlers (internal/api/middlewares/secure.go).
+    if matches!(endpoint, Endpoint::PublicApp | Endpoint::ThirdPartyLogin) {
+        let ip = request
+            .peer
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        if !state.rate_limit.admit(ip) {
+            return Err(codes::REQUEST_FREQUENCY.into());
+        }
+    }
+    match endpoint {
+        Endpoint::ThirdPartyLogin => return Err(codes::FORM.into()),
+        Endpoint::PublicApp => {
+            return crate::public_app::app_info(state, raw_query, request.headers)
+        }
+        _ => {}
     }
     // internal/api/middlewares/app.go: the window is the server's own `time.Now()`.
     let signed = signature::verify(
@@ -330,7 +385,7 @@ fn handle(
             ca: &state.keys.ca_pem_base64,
             jwt: &state.keys.jwt_pem_base64,
         })),
-        Endpoint::ThirdPartyLogin => Err(codes::FORM.into()),
+        Endpoint::ThirdPartyLogin | Endpoint::PublicApp => Err(codes::FORM.into()),
     }
 }
 
@@ -346,7 +401,7 @@ fn login_verify(
     let f = if content_type == "application/json" {
         signed.params.bind(&LOGIN_FIELDS)?
     } else {
-        bind_query(&parse_go_query(raw_query), &LOGIN_FIELDS)?
+        bind_query(&parse_go_form(raw_query)?, &LOGIN_FIELDS)?
     };
     let token = f.str("token");
     let grant_type = f.str("grantType");
@@ -622,9 +677,18 @@ mod tests {
             resolve(&Method::GET, "/api/v1/app/token/refresh/"),
             Resolved::NotFound
         ));
+        // gin v1.10 tree.go: the static `verify` wins, and its slash form redirects.
         assert!(matches!(
             resolve(&Method::POST, "/api/v1/public/login/verify/"),
+            Resolved::Redirect(p) if p == "/api/v1/public/login/verify"
+        ));
+        assert!(matches!(
+            resolve(&Method::POST, "/api/v1/public/login/feishu/"),
             Resolved::Endpoint(Endpoint::ThirdPartyLogin)
+        ));
+        assert!(matches!(
+            resolve(&Method::GET, "/api/v1/public/app"),
+            Resolved::Redirect(p) if p == "/api/v1/public/app/"
         ));
         assert_eq!(parse_go_uint("+1"), None);
         assert_eq!(parse_go_uint("12"), Some(12));

@@ -44,7 +44,13 @@ pub struct EmulatorState {
     pub(crate) info: StartupInfo,
     /// `--allow-any-callback`: new apps may register any absolute http(s) callback.
     pub(crate) allow_any_callback: bool,
+    /// `middlewares.Secure()`'s per-IP count, shared by the routes it guards.
+    pub(crate) rate_limit: crate::rate_limit::RateLimiter,
 }
+
+/// The peer of a connection, put on each of its requests.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerAddr(pub SocketAddr);
 
 pub type SharedState = Arc<EmulatorState>;
 
@@ -225,6 +231,7 @@ impl Emulator {
             requests: RequestCounts::default(),
             info,
             allow_any_callback: config.allow_any_callback,
+            rate_limit: Default::default(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let task = tokio::spawn(serve(listener, router(state.clone()), shutdown_rx));
@@ -278,8 +285,8 @@ async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Recei
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    connections.spawn(serve_connection(stream, router.clone()));
+                Ok((stream, peer)) => {
+                    connections.spawn(serve_connection(stream, peer, router.clone()));
                 }
                 // Typically out of file descriptors: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -291,9 +298,10 @@ async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Recei
     connections.shutdown().await;
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
-    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, router: Router) {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let router = router.clone();
+        request.extensions_mut().insert(PeerAddr(peer));
         async move {
             let started = Instant::now();
             let method = request.method().clone();

@@ -149,7 +149,7 @@ async fn login_page_redirects_to_the_callback() {
     assert_eq!(r.status, StatusCode::FOUND);
     let location = r.headers["location"].to_str().expect("location").to_owned();
     let token = location
-        .strip_prefix("http://127.0.0.1:47150/callback?token=")
+        .strip_prefix("http://localhost:47150/callback?token=")
         .expect("registered callback with token");
     let data = h
         .call(Method::POST, VERIFY, json!({"token": token}))
@@ -163,7 +163,7 @@ async fn login_page_redirects_to_the_callback() {
             Method::POST,
             "/__emulator/apps",
             Some(
-                json!({"name": "Query app", "callback": "http://127.0.0.1:9/cb?from=sso&lang=zh"}),
+                json!({"name": "Query app", "callback": "http://localhost:9/cb?from=sso&lang=zh"}),
             ),
         )
         .await
@@ -227,7 +227,7 @@ async fn app_groups_limit_what_login_verify_reports() {
             Method::POST,
             "/__emulator/apps",
             Some(
-                json!({"name": "Design only", "callback": "http://127.0.0.1:9/cb",
+                json!({"name": "Design only", "callback": "http://localhost:9/cb",
                         "groups": ["设计"], "permitAllGroup": false}),
             ),
         )
