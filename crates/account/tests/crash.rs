@@ -94,6 +94,7 @@ fn child_signs_in_edits_and_forgets_until_killed() {
         .build()
         .unwrap();
     runtime.block_on(async {
+        geniusauth::tls::install_crypto_provider();
         let http = reqwest::Client::new();
         let service = service(&dir);
         service.start().await;

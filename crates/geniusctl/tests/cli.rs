@@ -569,7 +569,7 @@ fn server_refusal_exits_1_with_json_on_stderr() {
     let login = server.sign_in();
     let app = server.admin_post(
         "/__emulator/apps",
-        json!({"name": "Other", "callback": "http://127.0.0.1:47151/callback"}),
+        json!({"name": "Other", "callback": "http://localhost:47151/callback"}),
     );
     let out = run(server
         .ctl_as(
