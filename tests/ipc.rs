@@ -363,13 +363,15 @@ fn only_what_the_capability_grants_is_callable() {
     assert!(denied.as_str().unwrap().contains("not allowed"), "{denied}");
 }
 
+/// A `localhost` callback on a port free on 127.0.0.1 and ::1 (the listener binds both).
 fn free_callback() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("http://127.0.0.1:{port}/callback")
+    loop {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = v4.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("::1", port)).is_ok() {
+            return format!("http://localhost:{port}/callback");
+        }
+    }
 }
 
 /// Asks `get_state` until `cond` holds: what happens after a browser redirect arrives in the
@@ -403,8 +405,24 @@ fn browser_sign_in_profiles_and_storage_over_ipc_never_leak_secrets() {
         geniusauth_emulator::Config::ephemeral(),
     ))
     .unwrap();
-    let info = emu.info().clone();
+    let mut info = emu.info().clone();
     let uid = info.users[0].id;
+    // An app registered, as the dashboard does it, with its own localhost callback: the app
+    // checks the registration before it listens.
+    let callback = free_callback();
+    let app_json: Value = tauri::async_runtime::block_on(async {
+        reqwest::Client::new()
+            .post(format!("{}/__emulator/apps", info.url))
+            .json(&json!({"name": "IPC", "callback": callback}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    info.app_code = app_json["appCode"].as_str().unwrap().to_owned();
+    info.app_secret = app_json["appSecret"].as_str().unwrap().to_owned();
     let mut secrets: BTreeSet<String> = BTreeSet::new();
     let secrets_file = app.dir.path().join("data/secrets.json");
     let collect = |secrets: &mut BTreeSet<String>| {
@@ -412,7 +430,6 @@ fn browser_sign_in_profiles_and_storage_over_ipc_never_leak_secrets() {
         secrets.extend(read_store(&secrets_file));
     };
 
-    let callback = free_callback();
     let state = app.ok(
         "save_profile",
         json!({"profile": {"name": "Mine", "server": info.url, "appCode": info.app_code,
