@@ -69,7 +69,7 @@ async fn wait_until(app: &App, what: &str, script: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_goes_offline_and_back_expires_when_revoked_and_warns_before_its_end() {
     let server = Server::start().await;
-    let callback = format!("http://127.0.0.1:{}/callback", free_port());
+    let callback = format!("http://localhost:{}/callback", free_port());
     let (app_code, app_secret) = server.register_app("E2E 状态", &callback).await;
     let user = server.emulator.info().users[2].clone();
 
@@ -228,7 +228,7 @@ async fn the_session_goes_offline_and_back_expires_when_revoked_and_warns_before
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_keyring_the_app_says_so_and_stores_in_a_file_only_when_asked() {
     let server = Server::start().await;
-    let callback = format!("http://127.0.0.1:{}/callback", free_port());
+    let callback = format!("http://localhost:{}/callback", free_port());
     let (app_code, app_secret) = server.register_app("E2E 无密钥环", &callback).await;
     let user = server.emulator.info().users[0].clone();
 
