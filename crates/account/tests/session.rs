@@ -1224,6 +1224,30 @@ async fn a_server_clock_ten_minutes_off_either_way_changes_nothing_the_user_sees
     }
 }
 
+/// A change of the user's groups (the server bumps their `oid`) ends the session at the next
+/// refresh: expired, and the explanation says the account may have changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_of_groups_expires_the_session_and_says_why() {
+    let h = Harness::new().await;
+    h.sign_in(None).await;
+    h.emu.change_groups(h.emu.uid(), &["设计"]).await;
+    let err = h.service.refresh_access().await.unwrap_err();
+    assert!(err.is_token_invalid(), "{err:?}");
+    let snap = h.service.snapshot();
+    let session = snap.session.unwrap();
+    assert_eq!(session.state, SessionState::Expired);
+    let message = session
+        .refresh
+        .unwrap()
+        .last_check
+        .unwrap()
+        .message
+        .unwrap();
+    assert!(message.contains("account changed"), "{message}");
+    assert_eq!(h.stored_refresh(), None, "the dead token is not kept");
+    h.assert_no_secrets(&[]);
+}
+
 /// The "less than 24 hours left" warning: off for a fresh seven-day token, on for one whose
 /// record the server started long ago (its clock six days behind at sign-in, the login
 /// token minted before the shift), and it turns on as that moment passes.

@@ -24,6 +24,7 @@ pub fn router() -> Router<SharedState> {
         .route("/__emulator/apps", post(create_app))
         .route("/__emulator/users", post(create_user))
         .route("/__emulator/users/{id}/revoke-all", post(revoke_all))
+        .route("/__emulator/users/{id}/groups", post(set_groups))
         .route("/__emulator/clock", get(clock).post(set_clock))
         .route(
             "/__emulator/faults",
@@ -148,6 +149,36 @@ async fn revoke_all(
         .bump_oid(uid)?
         .ok_or(Error::UnknownUser(uid))?;
     Ok(Json(json!({ "oid": oid })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GroupsRequest {
+    groups: Vec<String>,
+}
+
+/// A department change arriving from Feishu: the user's groups are replaced and, when they
+/// changed, the user's `oid` is bumped (`ChangeOperateID` in
+/// internal/api/controllers/feishu/webhook.go and internal/pkg/feishu/UserSync.go), so every
+/// token of the user is code 31 from then on.
+async fn set_groups(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let uid: u64 = id
+        .parse()
+        .map_err(|_| AdminError(StatusCode::BAD_REQUEST, format!("invalid user id {id:?}")))?;
+    let request: GroupsRequest = parse(&body)?;
+    let store = state.store();
+    let before = store.user(uid)?.ok_or(Error::UnknownUser(uid))?.oid;
+    let changed = store.set_user_groups(uid, &request.groups)?;
+    let oid = if changed {
+        store.bump_oid(uid)?.unwrap_or(before)
+    } else {
+        before
+    };
+    Ok(Json(json!({ "oid": oid, "changed": changed })).into_response())
 }
 
 #[derive(Deserialize)]

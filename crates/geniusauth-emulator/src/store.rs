@@ -375,6 +375,29 @@ impl Store {
             .collect())
     }
 
+    /// Replaces the user's groups, as a Feishu department sync does; whether they changed.
+    pub fn set_user_groups(&self, uid: u64, groups: &[String]) -> Result<bool, Error> {
+        let id = to_i64(uid).ok_or(Error::UnknownUser(uid))?;
+        let mut before: Vec<String> = self.user_groups(uid)?.into_iter().map(|g| g.name).collect();
+        let mut after: Vec<String> = groups.to_vec();
+        before.sort();
+        after.sort();
+        after.dedup();
+        if before == after {
+            return Ok(false);
+        }
+        self.conn
+            .execute("DELETE FROM user_groups WHERE uid = ?1", [id])?;
+        for group in groups {
+            let gid = self.ensure_group(group)?;
+            self.conn.execute(
+                "INSERT OR IGNORE INTO user_groups (uid, gid) VALUES (?1, ?2)",
+                params![id, to_i64(gid)],
+            )?;
+        }
+        Ok(true)
+    }
+
     /// Bumps the user's operation id, which invalidates every token carrying the old one.
     pub fn bump_oid(&self, uid: u64) -> Result<Option<u64>, Error> {
         let Some(id) = to_i64(uid) else {

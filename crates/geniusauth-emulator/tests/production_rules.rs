@@ -214,3 +214,58 @@ async fn a_skewed_server_clock_moves_the_window_the_tokens_and_date() {
         h.call(Method::GET, KEYS, json!({})).await.data();
     }
 }
+
+/// A department change from Feishu bumps the user's `oid` (`ChangeOperateID` in
+/// internal/api/controllers/feishu/webhook.go, internal/pkg/feishu/UserSync.go): every token of
+/// the user is code 31 from then on (internal/pkg/jwt/jwtVerify/userVerify.go). The same
+/// groups again change nothing.
+#[tokio::test]
+async fn a_change_of_groups_ends_every_session_of_that_user() {
+    let h = Harness::start().await;
+    let login = h.sign_in(json!({})).await;
+    let refresh = login["refreshToken"].as_str().unwrap().to_owned();
+    let access = login["accessToken"].as_str().unwrap().to_owned();
+    let path = format!("/__emulator/users/{}/groups", h.uid());
+    let groups = h
+        .call(
+            Method::POST,
+            "/api/v1/app/token/access/user/info",
+            json!({"token": access}),
+        )
+        .await
+        .data()["groups"]
+        .clone();
+    let same = h
+        .admin(Method::POST, &path, Some(json!({ "groups": groups })))
+        .await;
+    assert_eq!(same.json()["changed"], false, "{}", same.text);
+    h.call(
+        Method::POST,
+        "/api/v1/app/token/refresh/",
+        json!({"token": refresh}),
+    )
+    .await
+    .data();
+
+    let changed = h
+        .admin(Method::POST, &path, Some(json!({ "groups": ["设计"] })))
+        .await;
+    assert_eq!(changed.json()["changed"], true, "{}", changed.text);
+    h.call(
+        Method::POST,
+        "/api/v1/app/token/refresh/",
+        json!({"token": refresh}),
+    )
+    .await
+    .assert_error(31, 403);
+    h.call(
+        Method::POST,
+        "/api/v1/app/token/access/verify",
+        json!({"token": access}),
+    )
+    .await
+    .assert_error(31, 403);
+    // A new sign-in carries the new groups.
+    let again = h.sign_in(json!({})).await;
+    assert_eq!(again["groups"], json!(["设计"]));
+}

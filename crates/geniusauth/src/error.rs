@@ -257,7 +257,10 @@ pub fn explain_server_code(code: i64) -> &'static str {
         19 => "Too many requests. Wait a minute and try again.",
         20 => "The network context changed. Sign in again.",
         21..=30 => "Sign-in verification problem (MFA, SMS, SSH or passkey).",
-        31 => "The token is invalid, expired or revoked. Sign in again.",
+        31 => {
+            "The session is no longer valid: it expired, was revoked, or the account changed \
+              (its groups, for instance). Sign in again."
+        }
         32 => "The target device is offline.",
         _ => "The server refused the request with a code this program does not know.",
     }

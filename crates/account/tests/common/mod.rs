@@ -162,6 +162,16 @@ impl Emu {
         .await;
     }
 
+    /// A department change from Feishu: the user's groups replaced, their `oid` bumped.
+    pub async fn change_groups(&self, uid: u64, groups: &[&str]) {
+        self.admin(
+            reqwest::Method::POST,
+            &format!("/__emulator/users/{uid}/groups"),
+            Some(json!({ "groups": groups })),
+        )
+        .await;
+    }
+
     /// A second registered app: (appCode, appSecret).
     pub async fn second_app(&self) -> (String, String) {
         let value = self
