@@ -32,6 +32,8 @@ const COMMANDS: &[&str] = &[
     "export_audit_csv",
     "app_info",
     "open_about_link",
+    "open_log_folder",
+    "diagnostics",
 ];
 
 fn main() {

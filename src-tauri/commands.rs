@@ -43,6 +43,8 @@ pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + 
         crate::support_commands::export_audit_csv,
         crate::about::app_info,
         crate::about::open_about_link,
+        crate::about::open_log_folder,
+        crate::about::diagnostics,
     ]
 }
 
@@ -124,7 +126,7 @@ async fn sign_in_browser<R: Runtime>(
     let result = state.service.sign_in_browser(payload).await.map(|url| {
         // No browser (a bare machine) is not fatal: the UI shows the URL to open by hand.
         if let Err(err) = app.opener().open_url(&url, None::<&str>) {
-            eprintln!("genius-account: could not open a browser: {err}");
+            log::warn!("could not open a browser: {err}");
         }
     });
     answer(&state, result)

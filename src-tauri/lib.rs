@@ -4,6 +4,7 @@
 mod about;
 mod commands;
 mod demo;
+mod logging;
 mod support_commands;
 
 use account::{AccountService, JsonSettingsFile, ServiceConfig};
@@ -56,6 +57,12 @@ where
     builder
         .plugin(tauri_plugin_opener::init())
         .setup(move |app| {
+            log::info!(
+                "Genius Account {} ({}) starting{}",
+                env!("CARGO_PKG_VERSION"),
+                env!("GENIUS_BUILD_COMMIT"),
+                if options.demo { " in demo mode" } else { "" }
+            );
             let service = make_service(app.handle())?;
             let handle = app.handle().clone();
             service.set_listener(move |snapshot| {
@@ -68,7 +75,7 @@ where
                 let state = handle.state::<AppState>();
                 if options.demo {
                     if let Err(err) = state.demo.start(&state.service).await {
-                        eprintln!("genius-account: demo mode failed to start: {err}");
+                        log::error!("demo mode failed to start: {err}");
                     }
                 }
                 state.service.start().await;
@@ -88,6 +95,7 @@ pub fn run() {
                 let _ = window.set_focus();
             }
         }))
+        .plugin(logging::plugin())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_dialog::init());
     app_builder(builder, options, build_service)

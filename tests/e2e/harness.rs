@@ -165,6 +165,17 @@ impl App {
     }
 
     /// The app's data directory (XDG_DATA_HOME/<identifier>).
+    /// Everything the app wrote to its log folder so far (`<data dir>/logs`).
+    pub fn log_text(&self) -> String {
+        let mut text = String::new();
+        if let Ok(entries) = std::fs::read_dir(self.data_dir().join("logs")) {
+            for entry in entries.flatten() {
+                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        text
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self._home.path().join("data").join(IDENTIFIER)
     }

@@ -319,6 +319,30 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
     assert!(note.contains(&users[1].name), "{note}");
     app.screenshot("09-another-user").await;
 
+    // About: the dashboard pages, the log folder and diagnostics without secrets.
+    app.click("btn-about").await;
+    app.el("btn-open-dashboard-profile").await;
+    app.el("btn-open-logs").await;
+    app.click("btn-copy-diagnostics").await;
+    app.wait_el("toast").await;
+    app.screenshot("09b-about").await;
+    app.click("btn-about-close").await;
+
+    // The log: written, and no token or secret in it, from the app or the HTTP stack.
+    let log = app.log_text();
+    assert!(log.contains("starting"), "the log file was written: {log}");
+    assert!(log.contains("signed in: user"), "{log}");
+    let mut secrets = vec![app_secret.clone(), token.clone(), location.clone()];
+    secrets.extend(refusals.iter().filter(|t| t.len() > 20).cloned());
+    for secret in &secrets {
+        let needle = secret.rsplit("token=").next().unwrap_or(secret);
+        assert!(!log.contains(needle), "a secret reached the log: {log}");
+    }
+    assert!(
+        !log.contains("eyJ"),
+        "something token-shaped reached the log: {log}"
+    );
+
     app.quit().await;
     eprintln!("e2e: app closed");
     tokio::time::timeout(Duration::from_secs(10), server.emulator.shutdown())

@@ -306,8 +306,14 @@
       name: 'Genius Account', version: '0.1.0', commit: 'c426492', license: 'MIT',
       server: 'https://v.ncuos.com', repository: 'https://github.com/ncuhome/genius-account',
     }),
+    open_log_folder: async () => null,
+    diagnostics: async () => ({
+      version: '0.1.0', commit: 'preview', os: 'Debian GNU/Linux 12 (bookworm) (x86_64)', webview: '2.50.6',
+      locale: state.locale, systemLocale: 'zh-CN', keyring: state.storage.backend, server: activeProfile()?.server ?? null,
+      clockOffsetMs: state.clock.offsetMs, clockMeasured: true, logFolder: '/home/lin/.local/share/club.ncuhome.genius-account/logs',
+    }),
     open_about_link: async ({ link }) => {
-      if (link !== 'server' && link !== 'repository') reject(makeError('invalid_input'));
+      if (!['server', 'repository', 'dashboard', 'dashboard-profile', 'dashboard-dev'].includes(link)) reject(makeError('invalid_input'));
       return null;
     },
   };

@@ -7,6 +7,8 @@ import { t } from '../i18n.js';
 import { invoke } from '../ipc.js';
 import { openModal } from '../dialog.js';
 import { store } from '../store.js';
+import { copyText } from '../clipboard.js';
+import { toast } from '../toast.js';
 import { button } from './widgets.js';
 
 /** The server's clock is this far off ours before About mentions it. */
@@ -30,9 +32,59 @@ export function openAboutDialog() {
         (err) => ctx.setError(err?.message ?? t('about.unavailable')),
       );
       const close = button({ label: t('common.close'), variant: 'secondary', testid: 'btn-about-close', extra: { 'data-autofocus': '' }, onClick: () => ctx.close() });
-      return { body: [head, facts], actions: [close] };
+      return { body: [head, facts, dashboardLinks(ctx), tools(ctx)].filter(Boolean), actions: [close] };
     },
   });
+}
+
+/** Opens one of the links Rust knows by name; failures go to the dialog's error line. */
+async function openLink(ctx, link) {
+  ctx.setError(null);
+  try {
+    await invoke('open_about_link', { link });
+  } catch (err) {
+    ctx.setError(err?.message ?? t('error.generic'));
+  }
+}
+
+/** The GeniusAuth dashboard pages for what the app cannot reach with app credentials. */
+function dashboardLinks(ctx) {
+  if (!store.snap?.activeProfileId) return null;
+  const item = (link, key, hint) => h('li', {},
+    button({ label: t(key), icon: 'external', variant: 'ghost', size: 'sm', testid: `btn-open-${link}`,
+      extra: { title: t(hint) }, onClick: () => openLink(ctx, link) }));
+  return h('section', { class: 'about-section', 'aria-labelledby': 'about-dashboard-title', 'aria-describedby': 'about-dashboard-hint' },
+    h('h3', { id: 'about-dashboard-title', class: 'about-section-title', text: t('about.dashboardTitle') }),
+    h('p', { id: 'about-dashboard-hint', class: 'muted small', text: t('about.dashboardHint') }),
+    h('ul', { class: 'about-links' },
+      item('dashboard-profile', 'about.dashboardProfile', 'about.dashboardProfileHint'),
+      item('dashboard-dev', 'about.dashboardDev', 'about.dashboardDevHint'),
+      item('dashboard', 'about.dashboardHome', 'about.dashboardHomeHint')));
+}
+
+/** Diagnostics for a bug report (no secrets) and the log folder. */
+function tools(ctx) {
+  return h('div', { class: 'about-tools' },
+    button({ label: t('about.openLogs'), icon: 'external', variant: 'secondary', size: 'sm', testid: 'btn-open-logs',
+      onClick: async () => {
+        ctx.setError(null);
+        try {
+          await invoke('open_log_folder');
+        } catch (err) {
+          ctx.setError(err?.message ?? t('error.generic'));
+        }
+      } }),
+    button({ label: t('about.copyDiagnostics'), icon: 'copy', variant: 'secondary', size: 'sm', testid: 'btn-copy-diagnostics',
+      onClick: async () => {
+        ctx.setError(null);
+        try {
+          const facts = await invoke('diagnostics');
+          const ok = await copyText(JSON.stringify(facts, null, 2));
+          toast(ok ? t('toast.copiedDiagnostics') : t('toast.copyFailed'), {});
+        } catch (err) {
+          ctx.setError(err?.message ?? t('error.generic'));
+        }
+      } }));
 }
 
 /** The measured offset of the active server's clock, when it is large enough to matter. */
@@ -49,14 +101,7 @@ function rows(info, ctx) {
     h('span', { class: 'mono about-url', testid: `about-${which}`, text: url }),
     button({
       label: t('about.openLink', { url }), icon: 'external', variant: 'ghost', size: 'sm', iconOnly: true, testid: `btn-about-open-${which}`,
-      onClick: async () => {
-        ctx.setError(null);
-        try {
-          await invoke('open_about_link', { link: which });
-        } catch (err) {
-          ctx.setError(err?.message ?? t('error.generic'));
-        }
-      },
+      onClick: () => openLink(ctx, which),
     }));
   return [
     h('dt', { text: t('about.version') }), h('dd', { class: 'mono', testid: 'about-version', text: info.version }),

@@ -135,10 +135,7 @@ impl FileStore {
         let path = path.into();
         let leftover = atomic_file::temp_path(&path);
         if let Err(err) = atomic_file::remove_if_present(&leftover) {
-            eprintln!(
-                "genius-account: could not remove {}: {err}",
-                leftover.display()
-            );
+            log::warn!("could not remove {}: {err}", leftover.display());
         }
         FileStore {
             path,

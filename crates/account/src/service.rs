@@ -868,6 +868,12 @@ impl AccountService {
             groups: login.groups,
             avatar_url: login.avatar_url,
         };
+        log::info!(
+            "signed in: user {} on profile {} (login record {})",
+            user.user_id,
+            profile.id,
+            refresh.claims.id
+        );
         self.store_refresh_token(&profile, &refresh.value).await;
         self.install_session(&profile, user, refresh, Some(access));
         // Signed in some other way: a browser sign-in still waiting is moot.
@@ -997,7 +1003,7 @@ impl AccountService {
                 }
                 // Not worth a banner (initials stand in), but worth a line for whoever
                 // debugs it. Avatar URLs are public.
-                Err(err) => eprintln!("genius-account: {err}"),
+                Err(err) => log::warn!("{err}"),
             }
             drop(busy);
             service.notify();
@@ -1242,6 +1248,11 @@ impl AccountService {
                 message: Some(message),
             });
             let profile_id = session.profile_id.clone();
+            log::info!(
+                "session of user {} on profile {profile_id} ended: {}",
+                session.user.user_id,
+                err.code()
+            );
             st.stop_timer();
             profile_id
         };

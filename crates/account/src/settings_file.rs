@@ -108,13 +108,13 @@ fn set_aside(path: &Path, reason: SettingsDamage) -> DamagedSettings {
         .unwrap_or_default();
     let moved_to = move_aside(path, &compact_utc(now.as_secs() as i64));
     match &moved_to {
-        Ok(to) => eprintln!(
-            "genius-account: {} could not be used ({reason:?}); moved it to {} and started with default settings",
+        Ok(to) => log::warn!(
+            "{} could not be used ({reason:?}); moved it to {} and started with default settings",
             path.display(),
             to.display()
         ),
-        Err(err) => eprintln!(
-            "genius-account: {} could not be used ({reason:?}) nor moved aside ({err}); started with default settings",
+        Err(err) => log::warn!(
+            "{} could not be used ({reason:?}) nor moved aside ({err}); started with default settings",
             path.display()
         ),
     }
