@@ -247,8 +247,8 @@ mod tests {
     #[test]
     fn callback_keeps_its_query() {
         assert_eq!(
-            callback_with_token("http://127.0.0.1:47150/callback", "t.o.k"),
-            "http://127.0.0.1:47150/callback?token=t.o.k"
+            callback_with_token("http://localhost:47150/callback", "t.o.k"),
+            "http://localhost:47150/callback?token=t.o.k"
         );
         assert_eq!(
             callback_with_token("http://h/cb?z=1&a=x+y&token=old#frag", "T"),

@@ -88,7 +88,7 @@ pub fn default_seed() -> SeedFile {
     SeedFile {
         apps: vec![SeedApp {
             name: "Genius Account 演示".to_owned(),
-            callback: "http://127.0.0.1:47150/callback".to_owned(),
+            callback: "http://localhost:47150/callback".to_owned(),
             app_code: None,
             app_secret: None,
             groups: None,

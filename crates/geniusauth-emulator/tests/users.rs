@@ -149,7 +149,7 @@ async fn login_page_redirects_to_the_callback() {
     assert_eq!(r.status, StatusCode::FOUND);
     let location = r.headers["location"].to_str().expect("location").to_owned();
     let token = location
-        .strip_prefix("http://127.0.0.1:47150/callback?token=")
+        .strip_prefix("http://localhost:47150/callback?token=")
         .expect("registered callback with token");
     let data = h
         .call(Method::POST, VERIFY, json!({"token": token}))
