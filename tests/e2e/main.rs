@@ -19,7 +19,12 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
-        let config = Config::ephemeral();
+        // The desktop app still accepts only http://127.0.0.1 callbacks, which the dashboard's
+        // rule (internal/api/controllers/user/dev/app.go) refuses: let the emulator register it.
+        let config = Config {
+            allow_any_callback: true,
+            ..Config::ephemeral()
+        };
         let emulator = Emulator::start(config).await.expect("emulator");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -14,7 +14,8 @@ use serde_json::json;
 use crate::clock::floor_seconds;
 use crate::error::Error;
 use crate::faults::FaultSpec;
-use crate::seed::{random_code, validate_callback};
+use crate::callback_rule::check_callback;
+use crate::seed::random_code;
 use crate::server::SharedState;
 
 pub fn router() -> Router<SharedState> {
@@ -97,7 +98,7 @@ async fn create_app(State(state): State<SharedState>, body: Bytes) -> Result<Res
     if request.name.trim().is_empty() {
         return Err(Error::Invalid("name must not be empty".into()).into());
     }
-    validate_callback(&request.callback)?;
+    check_callback(&request.callback, state.allow_any_callback)?;
     let app = state.store().create_app(
         &request.name,
         &request.callback,

@@ -25,6 +25,7 @@
 mod admin;
 mod avatar;
 mod binding;
+mod callback_rule;
 mod clock;
 pub mod codes;
 mod envelope;
@@ -65,6 +66,9 @@ pub struct Config {
     pub database: Database,
     /// A seed file replacing the default demo data (used only when the database is empty).
     pub seed: Option<PathBuf>,
+    /// Register any absolute http(s) callback, skipping the dashboard's rule (a non-https
+    /// callback only on the host `localhost`). Default false, as on the real server.
+    pub allow_any_callback: bool,
 }
 
 impl Default for Config {
@@ -73,6 +77,7 @@ impl Default for Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
             database: Database::Memory,
             seed: None,
+            allow_any_callback: false,
         }
     }
 }

@@ -25,6 +25,10 @@ struct Cli {
     /// JSON seed file replacing the default demo app and users (empty database only).
     #[arg(long, value_name = "FILE")]
     seed: Option<PathBuf>,
+    /// Register any absolute http(s) callback (apps created through the admin API or the
+    /// seed file); without it the dashboard's rule applies: non-https only on `localhost`.
+    #[arg(long)]
+    allow_any_callback: bool,
     /// Do not log each request to stderr.
     #[arg(long)]
     quiet: bool,
@@ -77,6 +81,7 @@ async fn main() -> ExitCode {
             None => Database::Memory,
         },
         seed: cli.seed,
+        allow_any_callback: cli.allow_any_callback,
     };
     set_request_logging(!cli.quiet);
     let emulator = match Emulator::start(config).await {

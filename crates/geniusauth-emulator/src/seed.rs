@@ -3,7 +3,7 @@
 //! ```json
 //! {
 //!   "apps": [
-//!     { "name": "My app", "callback": "http://127.0.0.1:8080/callback?from=sso",
+//!     { "name": "My app", "callback": "http://localhost:8080/callback?from=sso",
 //!       "appCode": "optional8", "appSecret": "optional…", "groups": ["研发"], "permitAllGroup": true }
 //!   ],
 //!   "users": [
@@ -22,6 +22,7 @@ use rand::rngs::OsRng;
 use rand::Rng;
 use serde::Deserialize;
 
+use crate::callback_rule::check_callback;
 use crate::error::Error;
 use crate::store::Store;
 
@@ -113,18 +114,9 @@ pub fn random_code(len: usize) -> String {
         .collect()
 }
 
-/// Checks an app's callback: an absolute http(s) URL.
-pub fn validate_callback(callback: &str) -> Result<(), Error> {
-    match url::Url::parse(callback) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
-        _ => Err(Error::Invalid(format!(
-            "callback {callback:?} is not an absolute http(s) URL"
-        ))),
-    }
-}
-
-/// Writes the seed into an empty database.
-pub fn apply(store: &Store, seed: &SeedFile) -> Result<(), Error> {
+/// Writes the seed into an empty database. Callbacks follow the dashboard's rule unless
+/// `allow_any_callback` (see [`check_callback`]).
+pub fn apply(store: &Store, seed: &SeedFile, allow_any_callback: bool) -> Result<(), Error> {
     for group in DEPARTMENTS {
         store.ensure_group(group)?;
     }
@@ -137,7 +129,7 @@ pub fn apply(store: &Store, seed: &SeedFile) -> Result<(), Error> {
         )?;
     }
     for (i, app) in seed.apps.iter().enumerate() {
-        validate_callback(&app.callback)?;
+        check_callback(&app.callback, allow_any_callback)?;
         let app_code = app.app_code.clone().unwrap_or_else(|| random_code(8));
         let app_secret = app.app_secret.clone().unwrap_or_else(|| random_code(100));
         if app_code.is_empty() || app_secret.is_empty() {
@@ -167,12 +159,5 @@ mod tests {
         let code = random_code(100);
         assert_eq!(code.len(), 100);
         assert!(code.bytes().all(|b| b.is_ascii_alphanumeric()));
-    }
-
-    #[test]
-    fn callbacks_must_be_absolute() {
-        assert!(validate_callback("http://127.0.0.1:1/cb?x=1").is_ok());
-        assert!(validate_callback("/callback").is_err());
-        assert!(validate_callback("javascript:alert(1)").is_err());
     }
 }

@@ -42,6 +42,8 @@ pub struct EmulatorState {
     pub(crate) faults: Faults,
     pub(crate) requests: RequestCounts,
     pub(crate) info: StartupInfo,
+    /// `--allow-any-callback`: registered callbacks skip the dashboard's rule.
+    pub(crate) allow_any_callback: bool,
 }
 
 pub type SharedState = Arc<EmulatorState>;
@@ -100,7 +102,7 @@ fn open_store(config: &Config) -> Result<Store, Error> {
     let custom_seed = config.seed.as_deref().map(seed::load).transpose()?;
     if !store.has_apps()? {
         let seed = custom_seed.unwrap_or_else(seed::default_seed);
-        seed::apply(&store, &seed)?;
+        seed::apply(&store, &seed, config.allow_any_callback)?;
     } else if custom_seed.is_some() {
         eprintln!("geniusauth-emulator: database already seeded, --seed ignored");
     }
@@ -168,6 +170,7 @@ impl Emulator {
             faults: Faults::default(),
             requests: RequestCounts::default(),
             info,
+            allow_any_callback: config.allow_any_callback,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let task = tokio::spawn(serve(listener, router(state.clone()), shutdown_rx));

@@ -206,7 +206,7 @@ async fn seed_file_replaces_the_default_data() {
     std::fs::write(
         &seed,
         json!({
-            "apps": [{"name": "Seeded", "callback": "http://127.0.0.1:1/cb", "appCode": "Seed1234",
+            "apps": [{"name": "Seeded", "callback": "http://localhost:1/cb", "appCode": "Seed1234",
                       "appSecret": "s3cr3t"}],
             "users": [{"id": 42, "name": "种子用户", "groups": ["研发"]}]
         })

@@ -348,7 +348,7 @@ async fn tokens_of_another_app() {
         .admin(
             Method::POST,
             "/__emulator/apps",
-            Some(json!({"name": "Other", "callback": "http://127.0.0.1:9/cb"})),
+            Some(json!({"name": "Other", "callback": "http://localhost:9/cb"})),
         )
         .await
         .json();

@@ -163,7 +163,7 @@ async fn login_page_redirects_to_the_callback() {
             Method::POST,
             "/__emulator/apps",
             Some(
-                json!({"name": "Query app", "callback": "http://127.0.0.1:9/cb?from=sso&lang=zh"}),
+                json!({"name": "Query app", "callback": "http://localhost:9/cb?from=sso&lang=zh"}),
             ),
         )
         .await
@@ -227,7 +227,7 @@ async fn app_groups_limit_what_login_verify_reports() {
             Method::POST,
             "/__emulator/apps",
             Some(
-                json!({"name": "Design only", "callback": "http://127.0.0.1:9/cb",
+                json!({"name": "Design only", "callback": "http://localhost:9/cb",
                         "groups": ["设计"], "permitAllGroup": false}),
             ),
         )

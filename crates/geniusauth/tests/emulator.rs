@@ -79,7 +79,7 @@ impl Harness {
             .admin(
                 reqwest::Method::POST,
                 "/__emulator/apps",
-                Some(json!({"name": "Other app", "callback": "http://127.0.0.1:47151/callback"})),
+                Some(json!({"name": "Other app", "callback": "http://localhost:47151/callback"})),
             )
             .await;
         Client::new(config(

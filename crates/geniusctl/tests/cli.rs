@@ -565,7 +565,7 @@ fn server_refusal_exits_1_with_json_on_stderr() {
     let login = server.sign_in();
     let app = server.admin_post(
         "/__emulator/apps",
-        json!({"name": "Other", "callback": "http://127.0.0.1:47151/callback"}),
+        json!({"name": "Other", "callback": "http://localhost:47151/callback"}),
     );
     let out = run(server
         .ctl_as(
@@ -660,7 +660,7 @@ fn spawn_login(
     browser: Option<&std::path::Path>,
 ) -> (std::process::Child, String, mpsc::Receiver<String>) {
     let port = free_port();
-    let callback = format!("http://127.0.0.1:{port}/callback");
+    let callback = format!("http://localhost:{port}/callback");
     let app = server.admin_post(
         "/__emulator/apps",
         json!({"name": "CLI login", "callback": callback}),

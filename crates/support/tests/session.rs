@@ -566,7 +566,7 @@ async fn another_profile_rechecks_the_rows_and_looks_owners_up_again() {
     let other = server
         .admin_post(
             "/__emulator/apps",
-            json!({"name": "Support desk", "callback": "http://127.0.0.1:47199/callback"}),
+            json!({"name": "Support desk", "callback": "http://localhost:47199/callback"}),
         )
         .await;
     let config = geniusauth::Config::new(

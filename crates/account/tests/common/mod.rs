@@ -154,7 +154,7 @@ impl Emu {
             .admin(
                 reqwest::Method::POST,
                 "/__emulator/apps",
-                Some(json!({ "name": "Other app", "callback": "http://127.0.0.1:47999/cb" })),
+                Some(json!({ "name": "Other app", "callback": "http://localhost:47999/callback" })),
             )
             .await;
         (

@@ -94,12 +94,11 @@ pub fn client() -> reqwest::Client {
 
 impl Harness {
     pub async fn start() -> Harness {
-        let emulator = Emulator::start(Config {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            ..Config::default()
-        })
-        .await
-        .expect("emulator starts");
+        Harness::start_with(Config::ephemeral()).await
+    }
+
+    pub async fn start_with(config: Config) -> Harness {
+        let emulator = Emulator::start(config).await.expect("emulator starts");
         let info = emulator.info().clone();
         Harness {
             emulator,
