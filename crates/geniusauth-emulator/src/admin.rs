@@ -11,12 +11,12 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::callback_rule::check_callback;
 use crate::clock::floor_seconds;
 use crate::error::Error;
 use crate::faults::FaultSpec;
-use crate::callback_rule::check_callback;
 use crate::seed::random_code;
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 pub fn router() -> Router<SharedState> {
     Router::new()

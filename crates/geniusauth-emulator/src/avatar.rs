@@ -7,7 +7,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::store::User;
 
 const CELLS: usize = 5;

@@ -48,10 +48,15 @@ fn go_scheme(raw: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `url.Parse(s).Hostname()`: the authority after `//` (query and fragment cut first, then
-/// everything from the first `/`), without the userinfo (up to the last `@`), percent-decoded,
-/// without its port and IPv6 brackets. Case is kept.
+/// `url.Parse(s).Hostname()`: [`go_url_host`] without its port and IPv6 brackets.
 fn go_hostname(raw: &str) -> Option<String> {
+    go_url_host(raw).map(|host| split_host_port(&host).to_owned())
+}
+
+/// `url.Parse(s).Host`: the authority after `//` (query and fragment cut first, then
+/// everything from the first `/`), without the userinfo (up to the last `@`), percent-decoded.
+/// Case and port are kept.
+pub fn go_url_host(raw: &str) -> Option<String> {
     let without_fragment = raw.split('#').next().unwrap_or("");
     let (_, rest) = without_fragment.split_once(':')?;
     let rest = rest.split('?').next().unwrap_or("");
@@ -61,8 +66,7 @@ fn go_hostname(raw: &str) -> Option<String> {
         Some(at) => &authority[at + 1..],
         None => authority,
     };
-    let host_port = percent_decode(host_port)?;
-    Some(split_host_port(&host_port).to_owned())
+    percent_decode(host_port)
 }
 
 /// Go's `splitHostPort` as used by `Hostname()`.
@@ -121,7 +125,9 @@ mod tests {
             "http://localhost.example.com/cb",
             "http://example.com/cb",
         ] {
-            let error = check_callback(refused, false).expect_err(refused).to_string();
+            let error = check_callback(refused, false)
+                .expect_err(refused)
+                .to_string();
             assert!(error.contains("exactly `localhost`"), "{error}");
             assert!(check_callback(refused, true).is_ok(), "{refused}");
         }

@@ -9,7 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Default)]
 pub struct Clock {
+    /// Token time only (`/__emulator/clock` `offsetSeconds`).
     offset_ms: AtomicI64,
+    /// The server's wall clock being off (`skewSeconds`, `--clock-skew`).
+    skew_ms: AtomicI64,
 }
 
 /// Real wall-clock time in nanoseconds since the Unix epoch.
@@ -21,10 +24,29 @@ pub fn real_now_ns() -> i128 {
 }
 
 impl Clock {
-    /// Shifted time in milliseconds since the Unix epoch.
+    /// Token time in milliseconds since the Unix epoch: the server's wall clock plus the
+    /// token offset.
     pub fn now_ms(&self) -> i64 {
-        let real_ms = (real_now_ns() / 1_000_000) as i64;
-        real_ms.saturating_add(self.offset_ms.load(Ordering::SeqCst))
+        self.server_now_ms()
+            .saturating_add(self.offset_ms.load(Ordering::SeqCst))
+    }
+
+    /// The server's wall clock (`time.Now()` in the Go server): real time plus the skew.
+    pub fn server_now_ns(&self) -> i128 {
+        real_now_ns() + i128::from(self.skew_ms.load(Ordering::SeqCst)) * 1_000_000
+    }
+
+    pub fn server_now_ms(&self) -> i64 {
+        (self.server_now_ns() / 1_000_000) as i64
+    }
+
+    pub fn skew_seconds(&self) -> i64 {
+        self.skew_ms.load(Ordering::SeqCst) / 1000
+    }
+
+    pub fn set_skew_seconds(&self, seconds: i64) {
+        self.skew_ms
+            .store(seconds.saturating_mul(1000), Ordering::SeqCst);
     }
 
     pub fn offset_seconds(&self) -> i64 {

@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::server::SharedState;
+use crate::state::SharedState;
 
 /// Only paths under this prefix are production routes.
 pub const PRODUCTION_PREFIX: &str = "/api/";

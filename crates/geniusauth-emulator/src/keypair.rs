@@ -26,7 +26,22 @@ pub struct Keys {
     pub ca_pem_base64: String,
 }
 
+/// `ServerPublicKeys` (internal/api/controllers/app/keypair.go): gin.H, keys sorted.
+#[derive(Debug, serde::Serialize)]
+pub struct ServerKeys<'a> {
+    pub ca: &'a str,
+    pub jwt: &'a str,
+}
+
 impl Keys {
+    /// The data of `GET /api/v1/app/keypair/server`.
+    pub fn server_keys(&self) -> ServerKeys<'_> {
+        ServerKeys {
+            ca: &self.ca_pem_base64,
+            jwt: &self.jwt_pem_base64,
+        }
+    }
+
     pub fn new(signing: SigningKey, ca_cert_der: &[u8]) -> Keys {
         let verifying = signing.verifying_key();
         let jwt_pem = pem_encode("EC PUBLIC KEY", &spki_der(&verifying));

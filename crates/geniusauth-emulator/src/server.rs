@@ -5,7 +5,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::middleware::from_fn_with_state;
@@ -18,64 +18,22 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
+use crate::api_request::PeerAddr;
 use crate::clock::{floor_seconds, real_now_ns, Clock};
+use crate::config::{Config, Database, SeedUser, StartupInfo};
 use crate::error::Error;
 use crate::faults::{DropConnection, Faults, RequestCounts};
 use crate::keypair::{self_signed_ca_der, Keys};
+use crate::rate_limit::RateLimiter;
+use crate::state::{EmulatorState, SharedState};
 use crate::store::{Location, Store};
-use crate::tokens::Tokens;
-use crate::{admin, avatar, login_page, routes, seed, Config, Database, SeedUser, StartupInfo};
+use crate::{admin, avatar, login_page, routes, seed};
 
 static LOG_REQUESTS: AtomicBool = AtomicBool::new(false);
 
 /// Logs one line per request to stderr (the binary turns this on; the library is quiet).
 pub fn set_request_logging(enabled: bool) {
     LOG_REQUESTS.store(enabled, Ordering::SeqCst);
-}
-
-/// Everything the handlers share.
-pub struct EmulatorState {
-    store: Mutex<Store>,
-    pub(crate) keys: Keys,
-    pub(crate) clock: Clock,
-    pub(crate) base_url: String,
-    pub(crate) faults: Faults,
-    pub(crate) requests: RequestCounts,
-    pub(crate) info: StartupInfo,
-    /// `--allow-any-callback`: registered callbacks skip the dashboard's rule.
-    pub(crate) allow_any_callback: bool,
-}
-
-pub type SharedState = Arc<EmulatorState>;
-
-impl EmulatorState {
-    /// The database; SQLite calls are short, so a plain mutex is enough.
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `f` with the store locked and the clock read once.
-    pub(crate) fn with_tokens<R>(&self, f: impl FnOnce(&Tokens<'_>) -> R) -> R {
-        let store = self.store();
-        let tokens = Tokens {
-            store: &store,
-            keys: &self.keys,
-            now_ms: self.clock.now_ms(),
-            base_url: &self.base_url,
-        };
-        f(&tokens)
-    }
-
-    /// A fresh login token, as if the user had just signed in on the login page.
-    pub(crate) fn login_token(&self, app_code: &str, uid: u64) -> Result<String, Error> {
-        self.with_tokens(|tokens| {
-            let app = tokens
-                .store
-                .app_by_code(app_code)?
-                .ok_or_else(|| Error::UnknownApp(app_code.to_owned()))?;
-            tokens.issue_login_token(&app, uid)
-        })
-    }
 }
 
 /// A running emulator. Dropping it stops the server too.
@@ -169,6 +127,7 @@ impl Emulator {
             base_url,
             faults: Faults::default(),
             requests: RequestCounts::default(),
+            rate_limiter: RateLimiter::default(),
             info,
             allow_any_callback: config.allow_any_callback,
         });
@@ -224,8 +183,8 @@ async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Recei
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    connections.spawn(serve_connection(stream, router.clone()));
+                Ok((stream, peer)) => {
+                    connections.spawn(serve_connection(stream, peer, router.clone()));
                 }
                 // Typically out of file descriptors: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -237,9 +196,10 @@ async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Recei
     connections.shutdown().await;
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
-    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, router: Router) {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let router = router.clone();
+        request.extensions_mut().insert(PeerAddr(peer));
         async move {
             let started = Instant::now();
             let method = request.method().clone();

@@ -9,7 +9,7 @@ use axum::http::Method;
 use sha2::{Digest, Sha256};
 
 use crate::binding::{
-    bind_json, bind_query, field, parse_go_query, BindError, BoundFields, Field, Kind,
+    bind_json, bind_query, field, parse_go_form_query, BindError, BoundFields, Field, Kind,
 };
 use crate::codes;
 use crate::envelope::ApiError;
@@ -88,7 +88,8 @@ pub fn verify(
     find_app: impl FnOnce(&str) -> Result<Option<App>, ApiError>,
 ) -> Result<Signed, ApiError> {
     let (header, params) = if method == Method::GET || method == Method::DELETE {
-        let query = parse_go_query(raw_query);
+        // `c.ShouldBindWith(&header, binding.Form)`: ParseForm fails on a malformed query.
+        let query = parse_go_form_query(raw_query)?;
         (bind_query(&query, &HEADER)?, Params::Query(query))
     } else {
         let value = decode_first(body).map_err(|_| ApiError::from(codes::FORM))?;
@@ -135,6 +136,7 @@ pub fn signing_string(params: &Params, app_secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::binding::parse_go_query;
 
     #[test]
     fn protocol_example() {
