@@ -19,11 +19,12 @@ use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
 use crate::api_request::PeerAddr;
+use crate::certificates::{self_signed_ca_der, CertificateAuthority};
 use crate::clock::{floor_seconds, real_now_ns, Clock};
 use crate::config::{Config, Database, SeedUser, StartupInfo};
 use crate::error::Error;
 use crate::faults::{DropConnection, Faults, RequestCounts};
-use crate::keypair::{self_signed_ca_der, Keys};
+use crate::keypair::Keys;
 use crate::rate_limit::RateLimiter;
 use crate::state::{EmulatorState, SharedState};
 use crate::store::{Location, Store};
@@ -75,7 +76,9 @@ fn load_keys(store: &Store) -> Result<Keys, Error> {
         let now_secs = floor_seconds((now_ns / 1_000_000) as i64);
         self_signed_ca_der(&ca_key, now_secs, now_ns.unsigned_abs())
     })?;
-    Ok(Keys::new(signing, &ca_der))
+    let ca = CertificateAuthority::new(ca_key, &ca_der)
+        .ok_or_else(|| Error::Corrupt("the persisted CA certificate cannot be read".into()))?;
+    Ok(Keys::new(signing, ca))
 }
 
 fn router(state: SharedState) -> Router {

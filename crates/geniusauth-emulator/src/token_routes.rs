@@ -3,11 +3,14 @@
 //! check.
 
 use axum::response::Response;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde::Serialize;
 
 use crate::api_request::ApiRequest;
 use crate::avatar::avatar_url;
 use crate::binding::{bind_query, field, parse_go_query, Field, Kind};
+use crate::certificates::CLIENT_VALID_SECS;
 use crate::codes;
 use crate::envelope::{success, success_empty, ApiError};
 use crate::jwt::TokenType;
@@ -367,10 +370,30 @@ pub fn user_info(state: &SharedState, raw_query: &str) -> Result<Response, ApiEr
     Ok(success(data))
 }
 
+/// gin.H, keys sorted.
+#[derive(Serialize)]
+struct ClientCredential {
+    cert: String,
+    key: String,
+    #[serde(rename = "validBefore")]
+    valid_before: i64,
+}
+
 /// `RpcClientCredential` (internal/api/controllers/app/keypair.go): a 7-day client
-/// certificate for the gRPC App service, issued by the RPC CA.
-pub fn client_certificate(_state: &SharedState, _signed: &Signed) -> Result<Response, ApiError> {
-    Err(codes::UNEXPECTED.into())
+/// certificate for the gRPC App service, issued by the RPC CA for the calling appCode, on the
+/// server's wall clock. `[]byte` fields, so base64 in JSON.
+pub fn client_certificate(state: &SharedState, signed: &Signed) -> Result<Response, ApiError> {
+    let now_ns = state.clock.server_now_ns();
+    let valid_before = now_ns.div_euclid(1_000_000_000) as i64 + CLIENT_VALID_SECS;
+    let (chain, key) = state
+        .keys
+        .ca
+        .issue_client(&signed.app.app_code, now_ns, valid_before);
+    Ok(success(ClientCredential {
+        cert: STANDARD.encode(chain),
+        key: STANDARD.encode(key),
+        valid_before,
+    }))
 }
 
 #[cfg(test)]
