@@ -25,6 +25,8 @@ pub fn router() -> Router<SharedState> {
         .route("/__emulator/apps", post(create_app))
         .route("/__emulator/users", post(create_user))
         .route("/__emulator/users/{id}/revoke-all", post(revoke_all))
+        .route("/__emulator/users/{id}/groups", post(change_groups))
+        .route("/__emulator/users/{id}/freeze", post(freeze_user))
         .route("/__emulator/clock", get(clock).post(set_clock))
         .route(
             "/__emulator/faults",
@@ -137,18 +139,63 @@ async fn create_user(
     Ok(Json(json!({ "id": id })).into_response())
 }
 
+fn parse_uid(id: &str) -> Result<u64, AdminError> {
+    id.parse()
+        .map_err(|_| AdminError(StatusCode::BAD_REQUEST, format!("invalid user id {id:?}")))
+}
+
+/// internal/db/redis/UserJwt.go `ChangeOperateID`: every token of the user gets code 31.
 async fn revoke_all(
     State(state): State<SharedState>,
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
-    let uid: u64 = id
-        .parse()
-        .map_err(|_| AdminError(StatusCode::BAD_REQUEST, format!("invalid user id {id:?}")))?;
+    let uid = parse_uid(&id)?;
     let oid = state
         .store()
         .bump_oid(uid)?
         .ok_or(Error::UnknownUser(uid))?;
     Ok(Json(json!({ "oid": oid })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GroupsRequest {
+    groups: Vec<String>,
+}
+
+/// A Feishu department change (internal/api/controllers/feishu/webhook.go `userUpdated`): the
+/// user's groups are replaced and their oid bumped, so every token of theirs gets code 31.
+async fn change_groups(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let uid = parse_uid(&id)?;
+    let request: GroupsRequest = parse(&body)?;
+    let store = state.store();
+    let oid = store
+        .replace_user_groups(uid, &request.groups)?
+        .ok_or(Error::UnknownUser(uid))?;
+    let groups: Vec<String> = store
+        .user_groups(uid)?
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    Ok(Json(json!({ "oid": oid, "groups": groups })).into_response())
+}
+
+/// A user who left (internal/pkg/feishu/UserSync.go, webhook.go): frozen and their oid
+/// deleted (published as 0): every token gets code 31, the user can no longer sign in and is
+/// left out of the public user info.
+async fn freeze_user(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let uid = parse_uid(&id)?;
+    if !state.store().freeze_user(uid)? {
+        return Err(Error::UnknownUser(uid).into());
+    }
+    Ok(Json(json!({ "oid": 0 })).into_response())
 }
 
 #[derive(Deserialize)]

@@ -308,7 +308,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, name, avatar_url, oid FROM users WHERE id = ?1",
+                "SELECT id, name, avatar_url, oid FROM users WHERE id = ?1 AND oid > 0",
                 [id],
                 |r| {
                     Ok(User {
@@ -325,7 +325,7 @@ impl Store {
     pub fn users(&self) -> Result<Vec<User>, Error> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, name, avatar_url, oid FROM users ORDER BY id")?;
+            .prepare("SELECT id, name, avatar_url, oid FROM users WHERE oid > 0 ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok(User {
                 id: to_u64(r.get(0)?),
@@ -375,14 +375,52 @@ impl Store {
             .collect())
     }
 
-    /// Bumps the user's operation id, which invalidates every token carrying the old one.
+    /// Bumps the user's operation id, which invalidates every token carrying the old one
+    /// (`ChangeOperateID` in internal/db/redis/UserJwt.go). `None` for an unknown or frozen
+    /// user.
     pub fn bump_oid(&self, uid: u64) -> Result<Option<u64>, Error> {
         let Some(id) = to_i64(uid) else {
             return Ok(None);
         };
-        self.conn
-            .execute("UPDATE users SET oid = oid + 1 WHERE id = ?1", [id])?;
+        self.conn.execute(
+            "UPDATE users SET oid = oid + 1 WHERE id = ?1 AND oid > 0",
+            [id],
+        )?;
         Ok(self.user(uid)?.map(|u| u.oid))
+    }
+
+    /// Replaces the user's groups (unknown names are created) in the given order, then bumps
+    /// the operation id, as the Feishu department sync does (internal/api/controllers/feishu/
+    /// webhook.go `userUpdated`: `Departments(...).Sync`, then `ChangeOperateID`). `None` for
+    /// an unknown or frozen user.
+    pub fn replace_user_groups(&self, uid: u64, groups: &[String]) -> Result<Option<u64>, Error> {
+        let Some(id) = to_i64(uid).filter(|_| self.user(uid).ok().flatten().is_some()) else {
+            return Ok(None);
+        };
+        self.conn
+            .execute("DELETE FROM user_groups WHERE uid = ?1", [id])?;
+        for group in groups {
+            let gid = self.ensure_group(group)?;
+            self.conn.execute(
+                "INSERT OR IGNORE INTO user_groups (uid, gid) VALUES (?1, ?2)",
+                params![id, to_i64(gid)],
+            )?;
+        }
+        self.bump_oid(uid)
+    }
+
+    /// Freezes the user: soft-deleted (every lookup leaves them out) and their operation id
+    /// deleted, which the server publishes as oid 0 (internal/pkg/feishu/UserSync.go and
+    /// webhook.go: `FrozeByIDSlice` / `FrozeByPhone`, then `UserJwtOperator.Del`). Here oid 0
+    /// is both. `false` for an unknown or already frozen user.
+    pub fn freeze_user(&self, uid: u64) -> Result<bool, Error> {
+        let Some(id) = to_i64(uid) else {
+            return Ok(false);
+        };
+        let changed = self
+            .conn
+            .execute("UPDATE users SET oid = 0 WHERE id = ?1 AND oid > 0", [id])?;
+        Ok(changed > 0)
     }
 
     pub fn insert_pending_login(&self, login: &PendingLogin) -> Result<(), Error> {
