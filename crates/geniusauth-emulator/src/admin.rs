@@ -203,12 +203,16 @@ async fn freeze_user(
 struct ClockRequest {
     advance_seconds: Option<i64>,
     offset_seconds: Option<i64>,
+    skew_seconds: Option<i64>,
 }
 
+/// `now`: token time; `serverNow`: the server's wall clock (signature window, `Date`).
 fn clock_state(state: &SharedState) -> Response {
     Json(json!({
         "offsetSeconds": state.clock.offset_seconds(),
+        "skewSeconds": state.clock.skew_seconds(),
         "now": floor_seconds(state.clock.now_ms()),
+        "serverNow": floor_seconds(state.clock.server_now_ms()),
     }))
     .into_response()
 }
@@ -219,8 +223,16 @@ async fn clock(State(state): State<SharedState>) -> Response {
 
 async fn set_clock(State(state): State<SharedState>, body: Bytes) -> Result<Response, AdminError> {
     let request: ClockRequest = parse(&body)?;
-    if request.advance_seconds.is_none() && request.offset_seconds.is_none() {
-        return Err(Error::Invalid("give advanceSeconds or offsetSeconds".into()).into());
+    if request.advance_seconds.is_none()
+        && request.offset_seconds.is_none()
+        && request.skew_seconds.is_none()
+    {
+        return Err(
+            Error::Invalid("give advanceSeconds, offsetSeconds or skewSeconds".into()).into(),
+        );
+    }
+    if let Some(skew) = request.skew_seconds {
+        state.clock.set_skew_seconds(skew);
     }
     if let Some(offset) = request.offset_seconds {
         state.clock.set_offset_seconds(offset);

@@ -1,8 +1,10 @@
-//! The emulator's clock: real time plus an adjustable offset.
+//! The emulator's clocks.
 //!
-//! The offset governs token issuance and expiry; the signature timeStamp window deliberately
-//! uses the real wall clock so that a client with a correct clock keeps working while tokens
-//! expire under it.
+//! The server's wall clock (Go's `time.Now()`) is real time plus a skew (`skewSeconds`,
+//! `--clock-skew`): it drives the signature timeStamp window, the HTTP `Date` header and,
+//! through token time, token issuance and expiry. Token time adds an offset on top
+//! (`offsetSeconds`/`advanceSeconds`), which expires tokens without moving the window or the
+//! `Date` header, so a client with a correct clock keeps working while its tokens expire.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -68,6 +70,26 @@ impl Clock {
     }
 }
 
+/// RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), as Go's net/http writes `Date`
+/// (`http.TimeFormat`).
+pub fn imf_fixdate(unix_secs: i64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
 /// Whole seconds, rounded down, like Go's `time.Truncate(time.Second)` on a NumericDate.
 pub fn floor_seconds(ms: i64) -> i64 {
     ms.div_euclid(1000)
@@ -111,6 +133,23 @@ mod tests {
         assert_eq!(day_of_year(0), 1);
         assert_eq!(day_of_year(19_723 * 86_400_000 + 59 * 86_400_000), 60);
         assert_eq!(day_of_year(19_723 * 86_400_000 + 365 * 86_400_000), 366);
+    }
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(imf_fixdate(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn skew_moves_token_time_too() {
+        let clock = Clock::default();
+        clock.set_skew_seconds(600);
+        clock.set_offset_seconds(30);
+        let real_ms = (real_now_ns() / 1_000_000) as i64;
+        assert!((clock.server_now_ms() - real_ms - 600_000).abs() < 1_000);
+        assert!((clock.now_ms() - real_ms - 630_000).abs() < 1_000);
+        assert_eq!(clock.skew_seconds(), 600);
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct Config {
     /// Register any absolute http(s) callback, skipping the dashboard's rule (a non-https
     /// callback only on the host `localhost`). Default false, as on the real server.
     pub allow_any_callback: bool,
+    /// How far the emulated server's wall clock is off (seconds, may be negative): it moves
+    /// the signature window, token times and the `Date` header. `--clock-skew`, default 0.
+    pub clock_skew_seconds: i64,
 }
 
 impl Default for Config {
@@ -33,6 +36,7 @@ impl Default for Config {
             database: Database::Memory,
             seed: None,
             allow_any_callback: false,
+            clock_skew_seconds: 0,
         }
     }
 }

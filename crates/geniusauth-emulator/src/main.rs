@@ -29,6 +29,15 @@ struct Cli {
     /// seed file); without it the dashboard's rule applies: non-https only on `localhost`.
     #[arg(long)]
     allow_any_callback: bool,
+    /// Model the server's wall clock being off by SECS seconds (negative: behind): it moves
+    /// the signature window, token times and the HTTP Date header.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    clock_skew: i64,
     /// Do not log each request to stderr.
     #[arg(long)]
     quiet: bool,
@@ -82,6 +91,7 @@ async fn main() -> ExitCode {
         },
         seed: cli.seed,
         allow_any_callback: cli.allow_any_callback,
+        clock_skew_seconds: cli.clock_skew,
     };
     set_request_logging(!cli.quiet);
     let emulator = match Emulator::start(config).await {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::http::{header, HeaderValue};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
@@ -20,7 +21,7 @@ use tower::ServiceExt;
 
 use crate::api_request::PeerAddr;
 use crate::certificates::{self_signed_ca_der, CertificateAuthority};
-use crate::clock::{floor_seconds, real_now_ns, Clock};
+use crate::clock::{floor_seconds, imf_fixdate, real_now_ns, Clock};
 use crate::config::{Config, Database, SeedUser, StartupInfo};
 use crate::error::Error;
 use crate::faults::{DropConnection, Faults, RequestCounts};
@@ -135,7 +136,13 @@ impl Emulator {
             allow_any_callback: config.allow_any_callback,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, router(state.clone()), shutdown_rx));
+        state.clock.set_skew_seconds(config.clock_skew_seconds);
+        let task = tokio::spawn(serve(
+            listener,
+            router(state.clone()),
+            state.clone(),
+            shutdown_rx,
+        ));
         Ok(Emulator {
             state,
             shutdown,
@@ -181,13 +188,18 @@ impl std::fmt::Display for ConnectionDropped {
 
 impl std::error::Error for ConnectionDropped {}
 
-async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    state: SharedState,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(stream, peer, router.clone()));
+                    connections.spawn(serve_connection(stream, peer, router.clone(), state.clone()));
                 }
                 // Typically out of file descriptors: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -199,18 +211,30 @@ async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Recei
     connections.shutdown().await;
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, router: Router) {
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    state: SharedState,
+) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let router = router.clone();
+        let state = state.clone();
         request.extensions_mut().insert(PeerAddr(peer));
         async move {
             let started = Instant::now();
             let method = request.method().clone();
             let path = request.uri().path().to_owned();
-            let response = match router.oneshot(request.map(axum::body::Body::new)).await {
+            let mut response = match router.oneshot(request.map(axum::body::Body::new)).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
+            // Go's net/http sends `Date` on every response, from the server's (skewed) clock;
+            // hyper's own unskewed one is turned off below.
+            let date = imf_fixdate(floor_seconds(state.clock.server_now_ms()));
+            if let Ok(value) = HeaderValue::from_str(&date) {
+                response.headers_mut().insert(header::DATE, value);
+            }
             let dropped = response.extensions().get::<DropConnection>().is_some();
             if LOG_REQUESTS.load(Ordering::Relaxed) {
                 let outcome = if dropped {
@@ -232,6 +256,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, route
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        .auto_date_header(false)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }

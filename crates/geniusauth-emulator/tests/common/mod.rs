@@ -240,3 +240,33 @@ pub fn decode_pem_b64(b64: &str) -> (String, Vec<u8>) {
     assert!(pem.ends_with(&format!("-----END {label}-----\n")));
     (label, STANDARD.decode(body).expect("PEM body"))
 }
+
+/// Parses an RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to unix seconds.
+pub fn parse_http_date(text: &str) -> i64 {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = text.split([' ', ':']).collect();
+    let [_, day, month, year, h, m, s, "GMT"] = parts.as_slice() else {
+        panic!("not an IMF-fixdate: {text:?}");
+    };
+    let number = |t: &str| t.parse::<i64>().unwrap_or_else(|_| panic!("{text:?}"));
+    let month = MONTHS.iter().position(|x| x == month).expect("month") as i64 + 1;
+    // Days from civil (H. Hinnant), independent of the emulator's own code.
+    let (y, mo) = if month <= 2 {
+        (number(year) - 1, month + 9)
+    } else {
+        (number(year), month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + number(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + number(h) * 3600 + number(m) * 60 + number(s)
+}
+
+/// The reply's `Date` header as unix seconds.
+pub fn date_of(reply: &Reply) -> i64 {
+    parse_http_date(reply.headers["date"].to_str().expect("Date header"))
+}
