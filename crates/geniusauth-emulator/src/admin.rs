@@ -2,8 +2,9 @@
 //! plain JSON (no envelope); errors are `{"error":"…"}` with a 4xx/5xx status.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,6 +16,7 @@ use crate::callback_rule::check_callback;
 use crate::clock::floor_seconds;
 use crate::error::Error;
 use crate::faults::FaultSpec;
+use crate::login_page;
 use crate::seed::random_code;
 use crate::state::SharedState;
 
@@ -38,6 +40,31 @@ pub fn router() -> Router<SharedState> {
         )
 }
 
+/// The admin API's gate (src/admin_access.rs), on every `/__emulator/` path; the login
+/// page's `/__emulator/authorize` gets the Host check only, and stays on with the admin API
+/// disabled.
+pub async fn guard(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with("/__emulator/") {
+        return next.run(request).await;
+    }
+    let policy = &state.admin_policy;
+    if path == "/__emulator/authorize" {
+        if let Err(refusal) = policy.check_host(request.headers()) {
+            return login_page::error_page(
+                refusal.status,
+                "请求的 Host 不是本模拟器。",
+                &refusal.message,
+            );
+        }
+        return next.run(request).await;
+    }
+    match policy.check_admin(request.method(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => AdminError(refusal.status, refusal.message).into_response(),
+    }
+}
+
 /// An admin failure: status and message.
 pub struct AdminError(StatusCode, String);
 
@@ -53,9 +80,10 @@ impl From<Error> for AdminError {
             Error::UnknownApp(_) | Error::UnknownUser(_) => StatusCode::NOT_FOUND,
             Error::NoVisibleGroup { .. } => StatusCode::FORBIDDEN,
             Error::Invalid(_) | Error::Seed { .. } => StatusCode::BAD_REQUEST,
-            Error::Database(_) | Error::Io(_) | Error::Corrupt(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::Database(_)
+            | Error::Io(_)
+            | Error::Corrupt(_)
+            | Error::OpenAdminOffLoopback { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         AdminError(status, error.to_string())
     }

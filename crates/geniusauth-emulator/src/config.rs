@@ -15,6 +15,19 @@ pub enum Database {
     File(PathBuf),
 }
 
+/// Who may use the HTTP admin API under `/__emulator/` (the login page's `/` and
+/// `/__emulator/authorize` stay on whatever this says; `Emulator::login_token` always works).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AdminAccess {
+    /// Anyone who can reach the port (loopback only: startup refuses it elsewhere).
+    #[default]
+    Open,
+    /// Requests must carry `Authorization: Bearer <token>` (`--admin-token`).
+    Token(String),
+    /// No HTTP admin API at all (`--no-admin`).
+    Disabled,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -27,6 +40,8 @@ pub struct Config {
     /// How far the emulated server's wall clock is off (seconds, may be negative): it moves
     /// the signature window, token times and the `Date` header. `--clock-skew`, default 0.
     pub clock_skew_seconds: i64,
+    /// The admin API's protection; `Open` is refused on a non-loopback address.
+    pub admin: AdminAccess,
 }
 
 impl Default for Config {
@@ -37,6 +52,7 @@ impl Default for Config {
             seed: None,
             allow_any_callback: false,
             clock_skew_seconds: 0,
+            admin: AdminAccess::Open,
         }
     }
 }

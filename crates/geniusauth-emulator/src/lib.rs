@@ -23,6 +23,7 @@
 //! ```
 
 mod admin;
+mod admin_access;
 mod api_request;
 mod avatar;
 mod binding;
@@ -52,6 +53,6 @@ mod store;
 mod token_routes;
 mod tokens;
 
-pub use config::{Config, Database, SeedUser, StartupInfo, DEFAULT_PORT};
+pub use config::{AdminAccess, Config, Database, SeedUser, StartupInfo, DEFAULT_PORT};
 pub use error::Error;
 pub use server::{set_request_logging, Emulator};

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use geniusauth_emulator::{set_request_logging, Config, Database, Emulator, StartupInfo};
+use geniusauth_emulator::{
+    set_request_logging, AdminAccess, Config, Database, Emulator, StartupInfo,
+};
 
 /// A local server that behaves like the production GeniusAuth server.
 #[derive(Debug, Parser)]
@@ -38,6 +40,18 @@ struct Cli {
         allow_negative_numbers = true
     )]
     clock_skew: i64,
+    /// Require `Authorization: Bearer TOKEN` on the admin API (needed off loopback unless
+    /// --no-admin).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "GENIUSAUTH_EMULATOR_ADMIN_TOKEN",
+        conflicts_with = "no_admin"
+    )]
+    admin_token: Option<String>,
+    /// Turn the HTTP admin API off (the login page stays on).
+    #[arg(long)]
+    no_admin: bool,
     /// Do not log each request to stderr.
     #[arg(long)]
     quiet: bool,
@@ -92,6 +106,11 @@ async fn main() -> ExitCode {
         seed: cli.seed,
         allow_any_callback: cli.allow_any_callback,
         clock_skew_seconds: cli.clock_skew,
+        admin: match (cli.admin_token, cli.no_admin) {
+            (_, true) => AdminAccess::Disabled,
+            (Some(token), false) => AdminAccess::Token(token),
+            (None, false) => AdminAccess::Open,
+        },
     };
     set_request_logging(!cli.quiet);
     let emulator = match Emulator::start(config).await {

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
+use crate::admin_access::{check_listen, AdminPolicy};
 use crate::api_request::PeerAddr;
 use crate::certificates::{self_signed_ca_der, CertificateAuthority};
 use crate::clock::{floor_seconds, imf_fixdate, real_now_ns, Clock};
@@ -96,6 +97,7 @@ fn router(state: SharedState) -> Router {
         .merge(admin::router())
         .fallback(routes::production)
         .layer(from_fn_with_state(state.clone(), crate::faults::middleware))
+        .layer(from_fn_with_state(state.clone(), admin::guard))
         .with_state(state)
 }
 
@@ -116,8 +118,10 @@ impl Emulator {
             })
             .collect();
 
+        check_listen(config.listen, &config.admin)?;
         let listener = TcpListener::bind(config.listen).await?;
-        let base_url = url_for(listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        let base_url = url_for(bound);
         let info = StartupInfo {
             url: base_url.clone(),
             app_code: demo.app_code,
@@ -134,6 +138,7 @@ impl Emulator {
             rate_limiter: RateLimiter::default(),
             info,
             allow_any_callback: config.allow_any_callback,
+            admin_policy: AdminPolicy::new(config.admin.clone(), bound),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         state.clock.set_skew_seconds(config.clock_skew_seconds);

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::admin_access::AdminPolicy;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::faults::{Faults, RequestCounts};
@@ -25,6 +26,8 @@ pub struct EmulatorState {
     pub(crate) info: StartupInfo,
     /// `--allow-any-callback`: registered callbacks skip the dashboard's rule.
     pub(crate) allow_any_callback: bool,
+    /// Who may use the admin API.
+    pub(crate) admin_policy: AdminPolicy,
 }
 
 pub type SharedState = Arc<EmulatorState>;

@@ -114,11 +114,29 @@ fn to_i64(v: u64) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
+/// Creates a missing database file readable by its owner only (mode 0600): it holds the
+/// signing keys and every app secret. SQLite gives its -wal and -shm files the same mode.
+fn create_private(path: &Path) -> Result<(), Error> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     pub fn open(location: Location<'_>) -> Result<Store, Error> {
         let conn = match location {
             Location::Memory => Connection::open_in_memory()?,
             Location::File(path) => {
+                create_private(path)?;
                 let conn = Connection::open(path)?;
                 conn.busy_timeout(std::time::Duration::from_secs(5))?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;

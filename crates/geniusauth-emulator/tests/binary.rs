@@ -356,3 +356,19 @@ async fn clock_skew_flag() {
         .await
         .assert_error(9, 403);
 }
+
+/// Off loopback without --admin-token or --no-admin the binary refuses to start.
+#[test]
+fn refuses_an_open_admin_api_off_loopback() {
+    let output = Command::new(env!("CARGO_BIN_EXE_geniusauth-emulator"))
+        .args(["--listen", "0.0.0.0:0", "--memory"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--admin-token") && stderr.contains("--no-admin"),
+        "{stderr}"
+    );
+}

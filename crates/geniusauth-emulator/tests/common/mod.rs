@@ -130,10 +130,15 @@ impl Harness {
         self.raw(method, path, &params).await
     }
 
+    /// An admin call; state-changing ones always say `Content-Type: application/json`, as
+    /// the admin API requires.
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let changes_state = method != Method::GET;
         let mut request = self.http.request(method, self.url(path));
         if let Some(body) = body {
             request = request.json(&body);
+        } else if changes_state {
+            request = request.header("content-type", "application/json");
         }
         reply(request.send().await.expect("admin request")).await
     }
