@@ -71,6 +71,7 @@ impl Server {
         let response = self
             .http
             .delete(self.url("/__emulator/faults"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
             .send()
             .await
             .unwrap();
