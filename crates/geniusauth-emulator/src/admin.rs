@@ -94,7 +94,7 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, AdminError> {
         .map_err(|e| AdminError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
-async fn info(State(state): State<SharedState>) -> Json<crate::StartupInfo> {
+async fn info(State(state): State<SharedState>) -> Json<crate::config::StartupInfo> {
     Json(state.info.clone())
 }
 

@@ -30,7 +30,7 @@ use crate::keypair::Keys;
 use crate::rate_limit::RateLimiter;
 use crate::state::{EmulatorState, SharedState};
 use crate::store::{Location, Store};
-use crate::{admin, avatar, login_page, routes, seed};
+use crate::{admin, avatar_route, login_page, routes, seed};
 
 static LOG_REQUESTS: AtomicBool = AtomicBool::new(false);
 
@@ -92,11 +92,14 @@ fn router(state: SharedState) -> Router {
         )
         .route(
             "/avatars/{file}",
-            get(avatar::serve).fallback(routes::production),
+            get(avatar_route::serve).fallback(routes::production),
         )
         .merge(admin::router())
         .fallback(routes::production)
-        .layer(from_fn_with_state(state.clone(), crate::faults::middleware))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::fault_layer::middleware,
+        ))
         .layer(from_fn_with_state(state.clone(), admin::guard))
         .with_state(state)
 }

@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::admin_access::AdminPolicy;
 use crate::clock::Clock;
+use crate::config::StartupInfo;
 use crate::error::Error;
 use crate::faults::{Faults, RequestCounts};
 use crate::keypair::Keys;
 use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 use crate::tokens::Tokens;
-use crate::StartupInfo;
 
 /// Everything the handlers share.
 pub struct EmulatorState {
