@@ -19,8 +19,10 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
-        let config = Config::ephemeral();
-        let emulator = Emulator::start(config).await.expect("emulator");
+        // Production's rules: apps register localhost callbacks, as the dashboard requires.
+        let emulator = Emulator::start(Config::ephemeral())
+            .await
+            .expect("emulator");
         geniusauth::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -119,6 +121,7 @@ impl Server {
         let response = self
             .http
             .delete(self.url("/__emulator/faults"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
             .send()
             .await
             .unwrap();

@@ -708,6 +708,7 @@ async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit
 
     // Retry the failed ones: they go through now.
     http.delete(format!("{}/__emulator/faults", emulator.url()))
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
         .send()
         .await
         .unwrap();

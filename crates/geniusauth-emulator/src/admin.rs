@@ -2,8 +2,9 @@
 //! plain JSON (no envelope); errors are `{"error":"…"}` with a 4xx/5xx status.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,11 +12,13 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::callback_rule::check_callback;
 use crate::clock::floor_seconds;
 use crate::error::Error;
 use crate::faults::FaultSpec;
-use crate::seed::{random_code, validate_callback};
-use crate::server::SharedState;
+use crate::login_page;
+use crate::seed::random_code;
+use crate::state::SharedState;
 
 pub fn router() -> Router<SharedState> {
     Router::new()
@@ -24,7 +27,8 @@ pub fn router() -> Router<SharedState> {
         .route("/__emulator/apps", post(create_app))
         .route("/__emulator/users", post(create_user))
         .route("/__emulator/users/{id}/revoke-all", post(revoke_all))
-        .route("/__emulator/users/{id}/groups", post(set_groups))
+        .route("/__emulator/users/{id}/groups", post(change_groups))
+        .route("/__emulator/users/{id}/freeze", post(freeze_user))
         .route("/__emulator/clock", get(clock).post(set_clock))
         .route(
             "/__emulator/faults",
@@ -34,6 +38,31 @@ pub fn router() -> Router<SharedState> {
             "/__emulator/requests",
             get(request_counts).delete(reset_request_counts),
         )
+}
+
+/// The admin API's gate (src/admin_access.rs), on every `/__emulator/` path; the login
+/// page's `/__emulator/authorize` gets the Host check only, and stays on with the admin API
+/// disabled.
+pub async fn guard(State(state): State<SharedState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with("/__emulator/") {
+        return next.run(request).await;
+    }
+    let policy = &state.admin_policy;
+    if path == "/__emulator/authorize" {
+        if let Err(refusal) = policy.check_host(request.headers()) {
+            return login_page::error_page(
+                refusal.status,
+                "请求的 Host 不是本模拟器。",
+                &refusal.message,
+            );
+        }
+        return next.run(request).await;
+    }
+    match policy.check_admin(request.method(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => AdminError(refusal.status, refusal.message).into_response(),
+    }
 }
 
 /// An admin failure: status and message.
@@ -51,9 +80,10 @@ impl From<Error> for AdminError {
             Error::UnknownApp(_) | Error::UnknownUser(_) => StatusCode::NOT_FOUND,
             Error::NoVisibleGroup { .. } => StatusCode::FORBIDDEN,
             Error::Invalid(_) | Error::Seed { .. } => StatusCode::BAD_REQUEST,
-            Error::Database(_) | Error::Io(_) | Error::Corrupt(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::Database(_)
+            | Error::Io(_)
+            | Error::Corrupt(_)
+            | Error::OpenAdminOffLoopback { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         AdminError(status, error.to_string())
     }
@@ -64,7 +94,7 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, AdminError> {
         .map_err(|e| AdminError(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
 }
 
-async fn info(State(state): State<SharedState>) -> Json<crate::StartupInfo> {
+async fn info(State(state): State<SharedState>) -> Json<crate::config::StartupInfo> {
     Json(state.info.clone())
 }
 
@@ -98,7 +128,7 @@ async fn create_app(State(state): State<SharedState>, body: Bytes) -> Result<Res
     if request.name.trim().is_empty() {
         return Err(Error::Invalid("name must not be empty".into()).into());
     }
-    validate_callback(&request.callback, state.allow_any_callback)?;
+    check_callback(&request.callback, state.allow_any_callback)?;
     let app = state.store().create_app(
         &request.name,
         &request.callback,
@@ -137,13 +167,17 @@ async fn create_user(
     Ok(Json(json!({ "id": id })).into_response())
 }
 
+fn parse_uid(id: &str) -> Result<u64, AdminError> {
+    id.parse()
+        .map_err(|_| AdminError(StatusCode::BAD_REQUEST, format!("invalid user id {id:?}")))
+}
+
+/// internal/db/redis/UserJwt.go `ChangeOperateID`: every token of the user gets code 31.
 async fn revoke_all(
     State(state): State<SharedState>,
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
-    let uid: u64 = id
-        .parse()
-        .map_err(|_| AdminError(StatusCode::BAD_REQUEST, format!("invalid user id {id:?}")))?;
+    let uid = parse_uid(&id)?;
     let oid = state
         .store()
         .bump_oid(uid)?
@@ -157,28 +191,39 @@ struct GroupsRequest {
     groups: Vec<String>,
 }
 
-/// A department change arriving from Feishu: the user's groups are replaced and, when they
-/// changed, the user's `oid` is bumped (`ChangeOperateID` in
-/// internal/api/controllers/feishu/webhook.go and internal/pkg/feishu/UserSync.go), so every
-/// token of the user is code 31 from then on.
-async fn set_groups(
+/// A Feishu department change (internal/api/controllers/feishu/webhook.go `userUpdated`): the
+/// user's groups are replaced and their oid bumped, so every token of theirs gets code 31.
+async fn change_groups(
     State(state): State<SharedState>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, AdminError> {
-    let uid: u64 = id
-        .parse()
-        .map_err(|_| AdminError(StatusCode::BAD_REQUEST, format!("invalid user id {id:?}")))?;
+    let uid = parse_uid(&id)?;
     let request: GroupsRequest = parse(&body)?;
     let store = state.store();
-    let before = store.user(uid)?.ok_or(Error::UnknownUser(uid))?.oid;
-    let changed = store.set_user_groups(uid, &request.groups)?;
-    let oid = if changed {
-        store.bump_oid(uid)?.unwrap_or(before)
-    } else {
-        before
-    };
-    Ok(Json(json!({ "oid": oid, "changed": changed })).into_response())
+    let oid = store
+        .replace_user_groups(uid, &request.groups)?
+        .ok_or(Error::UnknownUser(uid))?;
+    let groups: Vec<String> = store
+        .user_groups(uid)?
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    Ok(Json(json!({ "oid": oid, "groups": groups })).into_response())
+}
+
+/// A user who left (internal/pkg/feishu/UserSync.go, webhook.go): frozen and their oid
+/// deleted (published as 0): every token gets code 31, the user can no longer sign in and is
+/// left out of the public user info.
+async fn freeze_user(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Response, AdminError> {
+    let uid = parse_uid(&id)?;
+    if !state.store().freeze_user(uid)? {
+        return Err(Error::UnknownUser(uid).into());
+    }
+    Ok(Json(json!({ "oid": 0 })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -189,11 +234,13 @@ struct ClockRequest {
     skew_seconds: Option<i64>,
 }
 
+/// `now`: token time; `serverNow`: the server's wall clock (signature window, `Date`).
 fn clock_state(state: &SharedState) -> Response {
     Json(json!({
         "offsetSeconds": state.clock.offset_seconds(),
         "skewSeconds": state.clock.skew_seconds(),
         "now": floor_seconds(state.clock.now_ms()),
+        "serverNow": floor_seconds(state.clock.server_now_ms()),
     }))
     .into_response()
 }

@@ -5,6 +5,8 @@
 //! must be integer literals). Query string: gin's form binding (case-sensitive keys, first
 //! value, `strconv.ParseInt` / `ParseBool`). Any error means code 1.
 
+use axum::http::Method;
+
 use crate::gojson::GoValue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +154,25 @@ pub fn bind_query(query: &[(String, String)], fields: &[Field]) -> Result<BoundF
     Ok(bound)
 }
 
+/// gin's `ShouldBind` for a content type other than JSON (`binding.Form`): net/http's
+/// `Request.ParseForm` reads an urlencoded body for POST, PUT and PATCH, then the query
+/// string, each with `url.ParseQuery` (an error fails the binding); body values come first.
+pub fn bind_form(
+    method: &Method,
+    content_type: &str,
+    body: &[u8],
+    raw_query: &str,
+    fields: &[Field],
+) -> Result<BoundFields, BindError> {
+    let mut values = Vec::new();
+    let has_body = [Method::POST, Method::PUT, Method::PATCH].contains(method);
+    if has_body && content_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        values = parse_go_form_query(&String::from_utf8_lossy(body))?;
+    }
+    values.extend(parse_go_form_query(raw_query)?);
+    bind_query(&values, fields)
+}
+
 /// encoding/json picks the exactly named field first, else a case-folded match.
 fn match_field<'f>(key: &str, fields: &'f [Field]) -> Option<&'f Field> {
     fields
@@ -203,34 +224,40 @@ pub fn first_value<'q>(query: &'q [(String, String)], key: &str) -> Option<&'q s
         .map(|(_, v)| v.as_str())
 }
 
-/// Go's `http.Request.ParseForm` on a query string, as gin's form binding (`c.ShouldBind`)
-/// calls it: `url.ParseQuery`'s first error (a pair with `;`, a bad percent escape) fails the
-/// whole request, which the handlers answer with code 1.
-pub fn parse_go_form(raw: &str) -> Result<Vec<(String, String)>, crate::envelope::ApiError> {
-    let malformed = raw.split('&').any(|part| {
-        let (key, value) = part.split_once('=').unwrap_or((part, ""));
-        part.contains(';') || query_unescape(key).is_none() || query_unescape(value).is_none()
-    });
-    if malformed {
-        return Err(crate::codes::FORM.into());
-    }
-    Ok(parse_go_query(raw))
+/// Go's `URL.Query()`: `url.ParseQuery` with its error ignored. Pairs split on `&`; a pair
+/// containing `;` or a bad percent escape is dropped; `+` is a space.
+pub fn parse_go_query(raw: &str) -> Vec<(String, String)> {
+    parse_query(raw).0
 }
 
-/// Go's `url.ParseQuery` as used by `URL.Query()` (gin's `ShouldBindQuery`): pairs split on
-/// `&`, pairs containing `;` or bad percent escapes dropped, `+` is a space.
-pub fn parse_go_query(raw: &str) -> Vec<(String, String)> {
+/// Go's `url.ParseQuery` as `Request.ParseForm` uses it (gin's form binding): a `;` in a pair
+/// or a bad percent escape is an error, so the binding fails (code 1).
+pub fn parse_go_form_query(raw: &str) -> Result<Vec<(String, String)>, BindError> {
+    match parse_query(raw) {
+        (pairs, false) => Ok(pairs),
+        (_, true) => Err(BindError),
+    }
+}
+
+/// The pairs Go keeps and whether `url.ParseQuery` reported an error.
+fn parse_query(raw: &str) -> (Vec<(String, String)>, bool) {
     let mut pairs = Vec::new();
+    let mut malformed = false;
     for part in raw.split('&') {
-        if part.is_empty() || part.contains(';') {
+        if part.contains(';') {
+            malformed = true;
+            continue;
+        }
+        if part.is_empty() {
             continue;
         }
         let (key, value) = part.split_once('=').unwrap_or((part, ""));
-        if let (Some(key), Some(value)) = (query_unescape(key), query_unescape(value)) {
-            pairs.push((key, value));
+        match (query_unescape(key), query_unescape(value)) {
+            (Some(key), Some(value)) => pairs.push((key, value)),
+            _ => malformed = true,
         }
     }
-    pairs
+    (pairs, malformed)
 }
 
 fn query_unescape(s: &str) -> Option<String> {
@@ -327,6 +354,14 @@ mod tests {
             ]
         );
         let b = bind_query(&q, &[field("a", Kind::Int)]).expect("binds");
+        // net/http's ParseForm (gin's form binding) reports what URL.Query() drops.
+        assert!(parse_go_form_query("c;d=1").is_err());
+        assert!(parse_go_form_query("e=%zz").is_err());
+        assert!(parse_go_form_query("%4=1").is_err());
+        assert_eq!(
+            parse_go_form_query("a=1&&b=%21").expect("well formed"),
+            vec![("a".into(), "1".into()), ("b".into(), "!".into())]
+        );
         assert_eq!(b.int("a"), 1);
         assert_eq!(go_query_escape("a b*~é"), "a+b%2A~%C3%A9");
     }

@@ -1,18 +1,19 @@
-//! The emulator's clocks. Two adjustments model two different things:
-//! - the **skew** is the server's wall clock being off the real one (a server, or a client, with
-//!   a wrong clock): it shifts everything the server does with time, as one `time.Now()` does in
-//!   the Go server: the signature window (`internal/api/middlewares/app.go`), token issuance and
-//!   expiry (`internal/pkg/jwt/jwt.go`), and the `Date` header Go's net/http puts on every reply;
-//! - the **offset** is time travel for tokens only: it governs token issuance and expiry while
-//!   the signature window and `Date` keep the (skewed) wall clock, so that a client with a
-//!   correct clock keeps working while tokens expire under it.
+//! The emulator's clocks.
+//!
+//! The server's wall clock (Go's `time.Now()`) is real time plus a skew (`skewSeconds`,
+//! `--clock-skew`): it drives the signature timeStamp window, the HTTP `Date` header and,
+//! through token time, token issuance and expiry. Token time adds an offset on top
+//! (`offsetSeconds`/`advanceSeconds`), which expires tokens without moving the window or the
+//! `Date` header, so a client with a correct clock keeps working while its tokens expire.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Default)]
 pub struct Clock {
+    /// Token time only (`/__emulator/clock` `offsetSeconds`).
     offset_ms: AtomicI64,
+    /// The server's wall clock being off (`skewSeconds`, `--clock-skew`).
     skew_ms: AtomicI64,
 }
 
@@ -25,16 +26,20 @@ pub fn real_now_ns() -> i128 {
 }
 
 impl Clock {
-    /// Token time in milliseconds since the Unix epoch: the wall clock plus the offset.
+    /// Token time in milliseconds since the Unix epoch: the server's wall clock plus the
+    /// token offset.
     pub fn now_ms(&self) -> i64 {
-        let wall_ms = (self.wall_now_ns() / 1_000_000) as i64;
-        wall_ms.saturating_add(self.offset_ms.load(Ordering::SeqCst))
+        self.server_now_ms()
+            .saturating_add(self.offset_ms.load(Ordering::SeqCst))
     }
 
-    /// The server's wall clock in nanoseconds: real time plus the skew. The signature window
-    /// and the `Date` header use it.
-    pub fn wall_now_ns(&self) -> i128 {
+    /// The server's wall clock (`time.Now()` in the Go server): real time plus the skew.
+    pub fn server_now_ns(&self) -> i128 {
         real_now_ns() + i128::from(self.skew_ms.load(Ordering::SeqCst)) * 1_000_000
+    }
+
+    pub fn server_now_ms(&self) -> i64 {
+        (self.server_now_ns() / 1_000_000) as i64
     }
 
     pub fn skew_seconds(&self) -> i64 {
@@ -63,6 +68,26 @@ impl Clock {
                 Some(v.saturating_add(delta))
             });
     }
+}
+
+/// RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), as Go's net/http writes `Date`
+/// (`http.TimeFormat`).
+pub fn imf_fixdate(unix_secs: i64) -> String {
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 /// Whole seconds, rounded down, like Go's `time.Truncate(time.Second)` on a NumericDate.
@@ -111,6 +136,23 @@ mod tests {
     }
 
     #[test]
+    fn http_dates() {
+        assert_eq!(imf_fixdate(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
+
+    #[test]
+    fn skew_moves_token_time_too() {
+        let clock = Clock::default();
+        clock.set_skew_seconds(600);
+        clock.set_offset_seconds(30);
+        let real_ms = (real_now_ns() / 1_000_000) as i64;
+        assert!((clock.server_now_ms() - real_ms - 600_000).abs() < 1_000);
+        assert!((clock.now_ms() - real_ms - 630_000).abs() < 1_000);
+        assert_eq!(clock.skew_seconds(), 600);
+    }
+
+    #[test]
     fn offsets() {
         let clock = Clock::default();
         clock.advance_seconds(10);
@@ -118,18 +160,5 @@ mod tests {
         assert_eq!(clock.offset_seconds(), 15);
         clock.set_offset_seconds(-3);
         assert_eq!(clock.offset_seconds(), -3);
-    }
-
-    #[test]
-    fn skew_moves_the_wall_clock_and_token_time_together() {
-        let clock = Clock::default();
-        clock.set_offset_seconds(60);
-        let before = clock.now_ms();
-        clock.set_skew_seconds(-600);
-        assert_eq!(clock.skew_seconds(), -600);
-        let shift = clock.now_ms() - before;
-        assert!((-600_500..=-599_500).contains(&shift), "{shift}");
-        let wall_shift = (clock.wall_now_ns() - real_now_ns()) / 1_000_000;
-        assert!((-600_010..=-599_990).contains(&wall_shift), "{wall_shift}");
     }
 }

@@ -20,6 +20,13 @@ pub enum Error {
     NoVisibleGroup { uid: u64, app_code: String },
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// Listening off loopback with an open admin API would hand it to the network.
+    #[error(
+        "refusing to listen on {listen} (not a loopback address) with an open admin API: \
+         pass --admin-token TOKEN (Config::admin = AdminAccess::Token) or --no-admin \
+         (AdminAccess::Disabled)"
+    )]
+    OpenAdminOffLoopback { listen: std::net::SocketAddr },
     #[error("corrupt emulator state: {0}")]
     Corrupt(String),
 }

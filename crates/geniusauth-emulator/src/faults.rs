@@ -8,16 +8,8 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
 
-use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-
-use crate::server::SharedState;
 
 /// Only paths under this prefix are production routes.
 pub const PRODUCTION_PREFIX: &str = "/api/";
@@ -69,9 +61,9 @@ pub struct Faults {
 
 /// What to do with one request.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Plan {
-    delay_ms: u64,
-    kind: Option<FaultKind>,
+pub struct Plan {
+    pub delay_ms: u64,
+    pub kind: Option<FaultKind>,
 }
 
 impl Faults {
@@ -94,7 +86,7 @@ impl Faults {
 
     /// Consumes one use of every matching fault: their delays add up, and the oldest
     /// non-latency fault decides the outcome.
-    fn plan(&self, method: &str, path: &str) -> Plan {
+    pub fn plan(&self, method: &str, path: &str) -> Plan {
         let mut plan = Plan::default();
         let mut active = lock(&self.active);
         for fault in active.iter_mut() {
@@ -137,7 +129,7 @@ pub struct RequestCounts {
 }
 
 impl RequestCounts {
-    fn record(&self, method: &str, path: &str) {
+    pub fn record(&self, method: &str, path: &str) {
         *lock(&self.counts)
             .entry(format!("{method} {path}"))
             .or_insert(0) += 1;
@@ -155,64 +147,6 @@ impl RequestCounts {
 /// A poisoned lock only means another request panicked; the data is still usable.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub async fn middleware(
-    State(state): State<SharedState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path().to_owned();
-    if !path.starts_with(PRODUCTION_PREFIX) {
-        return next.run(request).await;
-    }
-    let method = request.method().as_str().to_owned();
-    state.requests.record(&method, &path);
-    let plan = state.faults.plan(&method, &path);
-    if plan.delay_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(plan.delay_ms)).await;
-    }
-    match plan.kind {
-        None | Some(FaultKind::Latency) => next.run(request).await,
-        Some(FaultKind::Http500) => nginx_error(StatusCode::INTERNAL_SERVER_ERROR),
-        Some(FaultKind::Http502) => nginx_error(StatusCode::BAD_GATEWAY),
-        Some(FaultKind::Drop) => {
-            let mut response = StatusCode::OK.into_response();
-            response.extensions_mut().insert(DropConnection);
-            response
-        }
-        Some(FaultKind::Truncated) => truncate(next.run(request).await).await,
-    }
-}
-
-fn nginx_error(status: StatusCode) -> Response {
-    let title = format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("Error")
-    );
-    let body = format!(
-        "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-    );
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-    headers.insert(header::SERVER, HeaderValue::from_static("nginx"));
-    response
-}
-
-/// The real answer, cut in half, announced as a complete HTTP 200 JSON response.
-async fn truncate(response: Response) -> Response {
-    let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let half = bytes.slice(..bytes.len() / 2);
-    let mut cut = Response::new(Body::from(half));
-    *cut.status_mut() = StatusCode::OK;
-    if let Some(content_type) = parts.headers.get(header::CONTENT_TYPE) {
-        cut.headers_mut()
-            .insert(header::CONTENT_TYPE, content_type.clone());
-    }
-    cut
 }
 
 #[cfg(test)]

@@ -23,92 +23,38 @@
 //! ```
 
 mod admin;
+mod admin_access;
+mod api_request;
 mod avatar;
+mod avatar_route;
 mod binding;
+mod callback_rule;
+mod certificates;
 mod clock;
 pub mod codes;
+mod config;
+mod der;
 mod envelope;
 mod error;
+mod fault_layer;
 mod faults;
+mod gin_tree;
 mod gojson;
 mod jwt;
 mod keypair;
 mod login_page;
-mod public_app;
+mod public_routes;
 mod rate_limit;
+mod route_table;
 mod routes;
 mod seed;
 mod server;
 mod signature;
+mod state;
 mod store;
+mod token_routes;
 mod tokens;
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
-
+pub use config::{AdminAccess, Config, Database, SeedUser, StartupInfo, DEFAULT_PORT};
 pub use error::Error;
 pub use server::{set_request_logging, Emulator};
-
-/// The port the emulator listens on by default (loopback only).
-pub const DEFAULT_PORT: u16 = 4780;
-
-/// Where the emulator keeps its state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    /// Gone when the emulator stops.
-    Memory,
-    /// A SQLite file; restarting with the same file keeps keys, apps, users and tokens.
-    File(PathBuf),
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub listen: SocketAddr,
-    pub database: Database,
-    /// A seed file replacing the default demo data (used only when the database is empty).
-    pub seed: Option<PathBuf>,
-    /// Seconds the server's wall clock is off the real one (see `/__emulator/clock`).
-    pub clock_skew_secs: i64,
-    /// Register apps with any absolute http(s) callback, not only the dashboard's rule
-    /// (plain http on host `localhost` only).
-    pub allow_any_callback: bool,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
-            database: Database::Memory,
-            seed: None,
-            clock_skew_secs: 0,
-            allow_any_callback: false,
-        }
-    }
-}
-
-impl Config {
-    /// In memory, with the default demo data, on a free loopback port: the app's demo mode and
-    /// the tests.
-    pub fn ephemeral() -> Config {
-        Config {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            ..Config::default()
-        }
-    }
-}
-
-/// What the binary prints as its first stdout line: where it listens, the demo app and users.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StartupInfo {
-    pub url: String,
-    pub app_code: String,
-    pub app_secret: String,
-    pub users: Vec<SeedUser>,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SeedUser {
-    pub id: u64,
-    pub name: String,
-}

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use crate::avatar::avatar_url;
 use crate::binding::{first_value, go_query_escape, parse_go_query};
 use crate::error::Error;
-use crate::server::SharedState;
+use crate::state::SharedState;
 use crate::store::{App, Group, User};
 
 const STYLE: &str = "

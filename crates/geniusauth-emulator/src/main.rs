@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use geniusauth_emulator::{set_request_logging, Config, Database, Emulator, StartupInfo};
+use geniusauth_emulator::{
+    set_request_logging, AdminAccess, Config, Database, Emulator, StartupInfo,
+};
 
 /// A local server that behaves like the production GeniusAuth server.
 #[derive(Debug, Parser)]
@@ -25,21 +27,34 @@ struct Cli {
     /// JSON seed file replacing the default demo app and users (empty database only).
     #[arg(long, value_name = "FILE")]
     seed: Option<PathBuf>,
-    /// Do not log each request to stderr.
+    /// Register any absolute http(s) callback (apps created through the admin API or the
+    /// seed file); without it the dashboard's rule applies: non-https only on `localhost`.
     #[arg(long)]
-    quiet: bool,
-    /// Run the server's wall clock this many seconds off the real one (negative: behind).
+    allow_any_callback: bool,
+    /// Model the server's wall clock being off by SECS seconds (negative: behind): it moves
+    /// the signature window, token times and the HTTP Date header.
     #[arg(
         long,
         value_name = "SECS",
         default_value_t = 0,
-        allow_hyphen_values = true
+        allow_negative_numbers = true
     )]
     clock_skew: i64,
-    /// Register apps with any absolute http(s) callback, not only what the dashboard allows
-    /// (plain http on host localhost only).
+    /// Require `Authorization: Bearer TOKEN` on the admin API (needed off loopback unless
+    /// --no-admin).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "GENIUSAUTH_EMULATOR_ADMIN_TOKEN",
+        conflicts_with = "no_admin"
+    )]
+    admin_token: Option<String>,
+    /// Turn the HTTP admin API off (the login page stays on).
     #[arg(long)]
-    allow_any_callback: bool,
+    no_admin: bool,
+    /// Do not log each request to stderr.
+    #[arg(long)]
+    quiet: bool,
 }
 
 fn print_startup_line(info: &StartupInfo) -> std::io::Result<()> {
@@ -89,8 +104,13 @@ async fn main() -> ExitCode {
             None => Database::Memory,
         },
         seed: cli.seed,
-        clock_skew_secs: cli.clock_skew,
         allow_any_callback: cli.allow_any_callback,
+        clock_skew_seconds: cli.clock_skew,
+        admin: match (cli.admin_token, cli.no_admin) {
+            (_, true) => AdminAccess::Disabled,
+            (Some(token), false) => AdminAccess::Token(token),
+            (None, false) => AdminAccess::Open,
+        },
     };
     set_request_logging(!cli.quiet);
     let emulator = match Emulator::start(config).await {

@@ -22,6 +22,7 @@ use rand::rngs::OsRng;
 use rand::Rng;
 use serde::Deserialize;
 
+use crate::callback_rule::check_callback;
 use crate::error::Error;
 use crate::store::Store;
 
@@ -113,34 +114,8 @@ pub fn random_code(len: usize) -> String {
         .collect()
 }
 
-/// Checks an app's callback as the dashboard does when an app is registered
-/// (`checkCallback` in `internal/api/controllers/user/dev/app.go`): any scheme when the host is
-/// exactly `localhost`, otherwise https only (the server also wants the host on its site
-/// whitelist; offline every https host counts as listed). `allow_any` (`--allow-any-callback`)
-/// accepts any absolute http(s) URL, for self-hosted setups that register 127.0.0.1.
-pub fn validate_callback(callback: &str, allow_any: bool) -> Result<(), Error> {
-    let url = match url::Url::parse(callback) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-        _ => {
-            return Err(Error::Invalid(format!(
-                "callback {callback:?} is not an absolute http(s) URL"
-            )))
-        }
-    };
-    // Go's `url.Hostname()`: the host without port or IPv6 brackets, case kept.
-    let localhost = url.host_str() == Some("localhost");
-    if allow_any || localhost || url.scheme() == "https" {
-        return Ok(());
-    }
-    Err(Error::Invalid(format!(
-        "callback {callback:?} refused by the dashboard's rule: plain http only on host \
-         localhost (http://localhost:<port>/…), https anywhere else \
-         (internal/api/controllers/user/dev/app.go); start the emulator with \
-         --allow-any-callback to register it anyway"
-    )))
-}
-
-/// Writes the seed into an empty database.
+/// Writes the seed into an empty database. Callbacks follow the dashboard's rule unless
+/// `allow_any_callback` (see [`check_callback`]).
 pub fn apply(store: &Store, seed: &SeedFile, allow_any_callback: bool) -> Result<(), Error> {
     for group in DEPARTMENTS {
         store.ensure_group(group)?;
@@ -154,7 +129,7 @@ pub fn apply(store: &Store, seed: &SeedFile, allow_any_callback: bool) -> Result
         )?;
     }
     for (i, app) in seed.apps.iter().enumerate() {
-        validate_callback(&app.callback, allow_any_callback)?;
+        check_callback(&app.callback, allow_any_callback)?;
         let app_code = app.app_code.clone().unwrap_or_else(|| random_code(8));
         let app_secret = app.app_secret.clone().unwrap_or_else(|| random_code(100));
         if app_code.is_empty() || app_secret.is_empty() {
@@ -184,34 +159,5 @@ mod tests {
         let code = random_code(100);
         assert_eq!(code.len(), 100);
         assert!(code.bytes().all(|b| b.is_ascii_alphanumeric()));
-    }
-
-    #[test]
-    fn callbacks_must_be_absolute() {
-        assert!(validate_callback("http://127.0.0.1:1/cb?x=1", true).is_ok());
-        assert!(validate_callback("/callback", true).is_err());
-        assert!(validate_callback("javascript:alert(1)", true).is_err());
-    }
-
-    /// internal/api/controllers/user/dev/app.go, `checkCallback`.
-    #[test]
-    fn the_dashboard_registers_plain_http_on_localhost_only() {
-        for ok in [
-            "http://localhost:47150/callback",
-            "https://localhost/cb",
-            "https://app.ncuos.com/sso/callback",
-        ] {
-            assert!(validate_callback(ok, false).is_ok(), "{ok}");
-        }
-        for refused in [
-            "http://127.0.0.1:47150/callback",
-            "http://[::1]:47150/callback",
-            "http://app.ncuos.com/callback",
-            "http://localhost.example.com/cb",
-        ] {
-            let err = validate_callback(refused, false).unwrap_err().to_string();
-            assert!(err.contains("plain http only on host localhost"), "{err}");
-            assert!(validate_callback(refused, true).is_ok(), "{refused}");
-        }
     }
 }

@@ -5,9 +5,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::http::{header, HeaderValue};
 use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::Router;
@@ -18,70 +19,24 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
-use crate::clock::{floor_seconds, real_now_ns, Clock};
+use crate::admin_access::{check_listen, AdminPolicy};
+use crate::api_request::PeerAddr;
+use crate::certificates::{self_signed_ca_der, CertificateAuthority};
+use crate::clock::{floor_seconds, imf_fixdate, real_now_ns, Clock};
+use crate::config::{Config, Database, SeedUser, StartupInfo};
 use crate::error::Error;
 use crate::faults::{DropConnection, Faults, RequestCounts};
-use crate::keypair::{self_signed_ca_der, Keys};
+use crate::keypair::Keys;
+use crate::rate_limit::RateLimiter;
+use crate::state::{EmulatorState, SharedState};
 use crate::store::{Location, Store};
-use crate::tokens::Tokens;
-use crate::{admin, avatar, login_page, routes, seed, Config, Database, SeedUser, StartupInfo};
+use crate::{admin, avatar_route, login_page, routes, seed};
 
 static LOG_REQUESTS: AtomicBool = AtomicBool::new(false);
 
 /// Logs one line per request to stderr (the binary turns this on; the library is quiet).
 pub fn set_request_logging(enabled: bool) {
     LOG_REQUESTS.store(enabled, Ordering::SeqCst);
-}
-
-/// Everything the handlers share.
-pub struct EmulatorState {
-    store: Mutex<Store>,
-    pub(crate) keys: Keys,
-    pub(crate) clock: Clock,
-    pub(crate) base_url: String,
-    pub(crate) faults: Faults,
-    pub(crate) requests: RequestCounts,
-    pub(crate) info: StartupInfo,
-    /// `--allow-any-callback`: new apps may register any absolute http(s) callback.
-    pub(crate) allow_any_callback: bool,
-    /// `middlewares.Secure()`'s per-IP count, shared by the routes it guards.
-    pub(crate) rate_limit: crate::rate_limit::RateLimiter,
-}
-
-/// The peer of a connection, put on each of its requests.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct PeerAddr(pub SocketAddr);
-
-pub type SharedState = Arc<EmulatorState>;
-
-impl EmulatorState {
-    /// The database; SQLite calls are short, so a plain mutex is enough.
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `f` with the store locked and the clock read once.
-    pub(crate) fn with_tokens<R>(&self, f: impl FnOnce(&Tokens<'_>) -> R) -> R {
-        let store = self.store();
-        let tokens = Tokens {
-            store: &store,
-            keys: &self.keys,
-            now_ms: self.clock.now_ms(),
-            base_url: &self.base_url,
-        };
-        f(&tokens)
-    }
-
-    /// A fresh login token, as if the user had just signed in on the login page.
-    pub(crate) fn login_token(&self, app_code: &str, uid: u64) -> Result<String, Error> {
-        self.with_tokens(|tokens| {
-            let app = tokens
-                .store
-                .app_by_code(app_code)?
-                .ok_or_else(|| Error::UnknownApp(app_code.to_owned()))?;
-            tokens.issue_login_token(&app, uid)
-        })
-    }
 }
 
 /// A running emulator. Dropping it stops the server too.
@@ -123,7 +78,9 @@ fn load_keys(store: &Store) -> Result<Keys, Error> {
         let now_secs = floor_seconds((now_ns / 1_000_000) as i64);
         self_signed_ca_der(&ca_key, now_secs, now_ns.unsigned_abs())
     })?;
-    Ok(Keys::new(signing, &ca_der))
+    let ca = CertificateAuthority::new(ca_key, &ca_der)
+        .ok_or_else(|| Error::Corrupt("the persisted CA certificate cannot be read".into()))?;
+    Ok(Keys::new(signing, ca))
 }
 
 fn router(state: SharedState) -> Router {
@@ -135,62 +92,16 @@ fn router(state: SharedState) -> Router {
         )
         .route(
             "/avatars/{file}",
-            get(avatar::serve).fallback(routes::production),
+            get(avatar_route::serve).fallback(routes::production),
         )
         .merge(admin::router())
         .fallback(routes::production)
-        .layer(from_fn_with_state(state.clone(), crate::faults::middleware))
-        .layer(from_fn_with_state(state.clone(), date_header))
+        .layer(from_fn_with_state(
+            state.clone(),
+            crate::fault_layer::middleware,
+        ))
+        .layer(from_fn_with_state(state.clone(), admin::guard))
         .with_state(state)
-}
-
-/// Go's net/http writes a `Date` header on every response, from the server's clock: with a
-/// skewed clock it is what tells a client the server's time. hyper adds one of its own only
-/// when the response has none, so this one (from the emulated wall clock) is what is sent.
-async fn date_header(
-    axum::extract::State(state): axum::extract::State<SharedState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let mut response = next.run(request).await;
-    let secs = (state.clock.wall_now_ns() / 1_000_000_000) as i64;
-    if let Ok(value) = axum::http::HeaderValue::from_str(&http_date(secs)) {
-        response
-            .headers_mut()
-            .insert(axum::http::header::DATE, value);
-    }
-    response
-}
-
-/// Unix seconds as an IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 §5.6.7).
-pub(crate) fn http_date(unix_secs: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = unix_secs.div_euclid(86_400);
-    let secs = unix_secs.rem_euclid(86_400);
-    let (year, month, day) = crate::clock::civil_from_days(days);
-    format!(
-        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[month as usize - 1],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn http_dates() {
-        assert_eq!(
-            super::http_date(784_111_777),
-            "Sun, 06 Nov 1994 08:49:37 GMT"
-        );
-        assert_eq!(super::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-    }
 }
 
 impl Emulator {
@@ -210,8 +121,10 @@ impl Emulator {
             })
             .collect();
 
+        check_listen(config.listen, &config.admin)?;
         let listener = TcpListener::bind(config.listen).await?;
-        let base_url = url_for(listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        let base_url = url_for(bound);
         let info = StartupInfo {
             url: base_url.clone(),
             app_code: demo.app_code,
@@ -221,20 +134,23 @@ impl Emulator {
         let state = Arc::new(EmulatorState {
             store: Mutex::new(store),
             keys,
-            clock: {
-                let clock = Clock::default();
-                clock.set_skew_seconds(config.clock_skew_secs);
-                clock
-            },
+            clock: Clock::default(),
             base_url,
             faults: Faults::default(),
             requests: RequestCounts::default(),
+            rate_limiter: RateLimiter::default(),
             info,
             allow_any_callback: config.allow_any_callback,
-            rate_limit: Default::default(),
+            admin_policy: AdminPolicy::new(config.admin.clone(), bound),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let task = tokio::spawn(serve(listener, router(state.clone()), shutdown_rx));
+        state.clock.set_skew_seconds(config.clock_skew_seconds);
+        let task = tokio::spawn(serve(
+            listener,
+            router(state.clone()),
+            state.clone(),
+            shutdown_rx,
+        ));
         Ok(Emulator {
             state,
             shutdown,
@@ -280,13 +196,18 @@ impl std::fmt::Display for ConnectionDropped {
 
 impl std::error::Error for ConnectionDropped {}
 
-async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    state: SharedState,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    connections.spawn(serve_connection(stream, peer, router.clone()));
+                    connections.spawn(serve_connection(stream, peer, router.clone(), state.clone()));
                 }
                 // Typically out of file descriptors: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -298,18 +219,30 @@ async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Recei
     connections.shutdown().await;
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, router: Router) {
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    state: SharedState,
+) {
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         let router = router.clone();
+        let state = state.clone();
         request.extensions_mut().insert(PeerAddr(peer));
         async move {
             let started = Instant::now();
             let method = request.method().clone();
             let path = request.uri().path().to_owned();
-            let response = match router.oneshot(request.map(axum::body::Body::new)).await {
+            let mut response = match router.oneshot(request.map(axum::body::Body::new)).await {
                 Ok(response) => response,
                 Err(never) => match never {},
             };
+            // Go's net/http sends `Date` on every response, from the server's (skewed) clock;
+            // hyper's own unskewed one is turned off below.
+            let date = imf_fixdate(floor_seconds(state.clock.server_now_ms()));
+            if let Ok(value) = HeaderValue::from_str(&date) {
+                response.headers_mut().insert(header::DATE, value);
+            }
             let dropped = response.extensions().get::<DropConnection>().is_some();
             if LOG_REQUESTS.load(Ordering::Relaxed) {
                 let outcome = if dropped {
@@ -331,6 +264,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, peer: SocketAddr, route
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        .auto_date_header(false)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }

@@ -1,6 +1,6 @@
 //! The app signature check (`RequireAppSignature` in the server), step for step:
-//! bind `appCode`/`timeStamp`/`signature` (code 1), check the timestamp window against the real
-//! wall clock (code 9), look the app up (code 3), then compare the SHA-256 of the sorted
+//! bind `appCode`/`timeStamp`/`signature` (code 1), check the timestamp window against the
+//! server's wall clock (`time.Now()`, which `--clock-skew` shifts) (code 9), look the app up (code 3), then compare the SHA-256 of the sorted
 //! `key=fmt.Sprint(value)` pairs plus `appSecret` (code 6).
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use axum::http::Method;
 use sha2::{Digest, Sha256};
 
 use crate::binding::{
-    bind_json, bind_query, field, parse_go_form, BindError, BoundFields, Field, Kind,
+    bind_json, bind_query, field, parse_go_form_query, BindError, BoundFields, Field, Kind,
 };
 use crate::codes;
 use crate::envelope::ApiError;
@@ -84,12 +84,12 @@ pub fn verify(
     method: &Method,
     raw_query: &str,
     body: &[u8],
-    now_ns: i128,
+    server_now_ns: i128,
     find_app: impl FnOnce(&str) -> Result<Option<App>, ApiError>,
 ) -> Result<Signed, ApiError> {
     let (header, params) = if method == Method::GET || method == Method::DELETE {
-        // The middleware binds with `c.ShouldBind` (form binding): a malformed query is code 1.
-        let query = parse_go_form(raw_query)?;
+        // `c.ShouldBindWith(&header, binding.Form)`: ParseForm fails on a malformed query.
+        let query = parse_go_form_query(raw_query)?;
         (bind_query(&query, &HEADER)?, Params::Query(query))
     } else {
         let value = decode_first(body).map_err(|_| ApiError::from(codes::FORM))?;
@@ -103,7 +103,7 @@ pub fn verify(
         return Err(codes::FORM.into());
     }
 
-    let age_ns = now_ns - i128::from(time_stamp) * NANOS_PER_SECOND;
+    let age_ns = server_now_ns - i128::from(time_stamp) * NANOS_PER_SECOND;
     if !(-MAX_AHEAD_NS..=MAX_AGE_NS).contains(&age_ns) {
         return Err(codes::SIGNATURE_EXPIRED.into());
     }

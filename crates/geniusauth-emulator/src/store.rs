@@ -114,11 +114,29 @@ fn to_i64(v: u64) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
+/// Creates a missing database file readable by its owner only (mode 0600): it holds the
+/// signing keys and every app secret. SQLite gives its -wal and -shm files the same mode.
+fn create_private(path: &Path) -> Result<(), Error> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     pub fn open(location: Location<'_>) -> Result<Store, Error> {
         let conn = match location {
             Location::Memory => Connection::open_in_memory()?,
             Location::File(path) => {
+                create_private(path)?;
                 let conn = Connection::open(path)?;
                 conn.busy_timeout(std::time::Duration::from_secs(5))?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -308,7 +326,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT id, name, avatar_url, oid FROM users WHERE id = ?1",
+                "SELECT id, name, avatar_url, oid FROM users WHERE id = ?1 AND oid > 0",
                 [id],
                 |r| {
                     Ok(User {
@@ -325,7 +343,7 @@ impl Store {
     pub fn users(&self) -> Result<Vec<User>, Error> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, name, avatar_url, oid FROM users ORDER BY id")?;
+            .prepare("SELECT id, name, avatar_url, oid FROM users WHERE oid > 0 ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok(User {
                 id: to_u64(r.get(0)?),
@@ -375,17 +393,28 @@ impl Store {
             .collect())
     }
 
-    /// Replaces the user's groups, as a Feishu department sync does; whether they changed.
-    pub fn set_user_groups(&self, uid: u64, groups: &[String]) -> Result<bool, Error> {
-        let id = to_i64(uid).ok_or(Error::UnknownUser(uid))?;
-        let mut before: Vec<String> = self.user_groups(uid)?.into_iter().map(|g| g.name).collect();
-        let mut after: Vec<String> = groups.to_vec();
-        before.sort();
-        after.sort();
-        after.dedup();
-        if before == after {
-            return Ok(false);
-        }
+    /// Bumps the user's operation id, which invalidates every token carrying the old one
+    /// (`ChangeOperateID` in internal/db/redis/UserJwt.go). `None` for an unknown or frozen
+    /// user.
+    pub fn bump_oid(&self, uid: u64) -> Result<Option<u64>, Error> {
+        let Some(id) = to_i64(uid) else {
+            return Ok(None);
+        };
+        self.conn.execute(
+            "UPDATE users SET oid = oid + 1 WHERE id = ?1 AND oid > 0",
+            [id],
+        )?;
+        Ok(self.user(uid)?.map(|u| u.oid))
+    }
+
+    /// Replaces the user's groups (unknown names are created) in the given order, then bumps
+    /// the operation id, as the Feishu department sync does (internal/api/controllers/feishu/
+    /// webhook.go `userUpdated`: `Departments(...).Sync`, then `ChangeOperateID`). `None` for
+    /// an unknown or frozen user.
+    pub fn replace_user_groups(&self, uid: u64, groups: &[String]) -> Result<Option<u64>, Error> {
+        let Some(id) = to_i64(uid).filter(|_| self.user(uid).ok().flatten().is_some()) else {
+            return Ok(None);
+        };
         self.conn
             .execute("DELETE FROM user_groups WHERE uid = ?1", [id])?;
         for group in groups {
@@ -395,17 +424,21 @@ impl Store {
                 params![id, to_i64(gid)],
             )?;
         }
-        Ok(true)
+        self.bump_oid(uid)
     }
 
-    /// Bumps the user's operation id, which invalidates every token carrying the old one.
-    pub fn bump_oid(&self, uid: u64) -> Result<Option<u64>, Error> {
+    /// Freezes the user: soft-deleted (every lookup leaves them out) and their operation id
+    /// deleted, which the server publishes as oid 0 (internal/pkg/feishu/UserSync.go and
+    /// webhook.go: `FrozeByIDSlice` / `FrozeByPhone`, then `UserJwtOperator.Del`). Here oid 0
+    /// is both. `false` for an unknown or already frozen user.
+    pub fn freeze_user(&self, uid: u64) -> Result<bool, Error> {
         let Some(id) = to_i64(uid) else {
-            return Ok(None);
+            return Ok(false);
         };
-        self.conn
-            .execute("UPDATE users SET oid = oid + 1 WHERE id = ?1", [id])?;
-        Ok(self.user(uid)?.map(|u| u.oid))
+        let changed = self
+            .conn
+            .execute("UPDATE users SET oid = 0 WHERE id = ?1 AND oid > 0", [id])?;
+        Ok(changed > 0)
     }
 
     pub fn insert_pending_login(&self, login: &PendingLogin) -> Result<(), Error> {

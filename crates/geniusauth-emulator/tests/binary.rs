@@ -335,3 +335,40 @@ async fn revoke_all_survives_a_restart() {
     .await
     .data();
 }
+
+/// `--clock-skew -600`: the server's wall clock is ten minutes behind (internal/api/
+/// middlewares/app.go's `time.Now()` and net/http's `Date`).
+#[tokio::test]
+async fn clock_skew_flag() {
+    let running = spawn(&["--listen", "127.0.0.1:0", "--clock-skew", "-600"]);
+    let r = reply(
+        client()
+            .get(format!("{}/__emulator/info", running.info.url))
+            .send()
+            .await
+            .expect("info"),
+    )
+    .await;
+    assert!((date_of(&r) - (now() - 600)).abs() <= 2, "{:?}", r.headers);
+    let info = &running.info;
+    let stale = signed_as(&info.app_code, &info.app_secret, json!({}), now());
+    send(&client(), &info.url, Method::GET, SERVER_KEYS, &stale)
+        .await
+        .assert_error(9, 403);
+}
+
+/// Off loopback without --admin-token or --no-admin the binary refuses to start.
+#[test]
+fn refuses_an_open_admin_api_off_loopback() {
+    let output = Command::new(env!("CARGO_BIN_EXE_geniusauth-emulator"))
+        .args(["--listen", "0.0.0.0:0", "--memory"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--admin-token") && stderr.contains("--no-admin"),
+        "{stderr}"
+    );
+}

@@ -43,9 +43,13 @@ impl Harness {
 
     async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}{path}", self.emulator.url());
+        let changes_state = method != reqwest::Method::GET;
         let mut request = self.admin.request(method, url);
         if let Some(body) = body {
             request = request.json(&body);
+        } else if changes_state {
+            // The emulator's admin API takes state changes as JSON only.
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json");
         }
         let response = request.send().await.unwrap();
         assert!(response.status().is_success(), "admin {path}: {response:?}");

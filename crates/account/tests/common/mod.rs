@@ -74,9 +74,13 @@ impl Emu {
     }
 
     pub async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let changes_state = method != reqwest::Method::GET;
         let mut request = self.http.request(method, format!("{}{path}", self.url()));
         if let Some(body) = body {
             request = request.json(&body);
+        } else if changes_state {
+            // The emulator's admin API takes state changes as JSON only.
+            request = request.header(reqwest::header::CONTENT_TYPE, "application/json");
         }
         let response = request.send().await.expect("admin call");
         let status = response.status();

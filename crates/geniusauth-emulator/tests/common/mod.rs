@@ -85,9 +85,13 @@ pub struct Harness {
     pub http: reqwest::Client,
 }
 
-pub fn client() -> reqwest::Client {
-    // reqwest is built without a crypto provider of its own (the workspace uses ring).
+/// reqwest is built without a crypto provider of its own (the workspace uses ring).
+pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub fn client() -> reqwest::Client {
+    install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -96,10 +100,10 @@ pub fn client() -> reqwest::Client {
 
 impl Harness {
     pub async fn start() -> Harness {
-        Harness::with_config(Config::ephemeral()).await
+        Harness::start_with(Config::ephemeral()).await
     }
 
-    pub async fn with_config(config: Config) -> Harness {
+    pub async fn start_with(config: Config) -> Harness {
         let emulator = Emulator::start(config).await.expect("emulator starts");
         let info = emulator.info().clone();
         Harness {
@@ -132,10 +136,15 @@ impl Harness {
         self.raw(method, path, &params).await
     }
 
+    /// An admin call; state-changing ones always say `Content-Type: application/json`, as
+    /// the admin API requires.
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let changes_state = method != Method::GET;
         let mut request = self.http.request(method, self.url(path));
         if let Some(body) = body {
             request = request.json(&body);
+        } else if changes_state {
+            request = request.header("content-type", "application/json");
         }
         reply(request.send().await.expect("admin request")).await
     }
@@ -241,4 +250,34 @@ pub fn decode_pem_b64(b64: &str) -> (String, Vec<u8>) {
     let body: String = lines.take_while(|l| !l.starts_with("-----END")).collect();
     assert!(pem.ends_with(&format!("-----END {label}-----\n")));
     (label, STANDARD.decode(body).expect("PEM body"))
+}
+
+/// Parses an RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to unix seconds.
+pub fn parse_http_date(text: &str) -> i64 {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = text.split([' ', ':']).collect();
+    let [_, day, month, year, h, m, s, "GMT"] = parts.as_slice() else {
+        panic!("not an IMF-fixdate: {text:?}");
+    };
+    let number = |t: &str| t.parse::<i64>().unwrap_or_else(|_| panic!("{text:?}"));
+    let month = MONTHS.iter().position(|x| x == month).expect("month") as i64 + 1;
+    // Days from civil (H. Hinnant), independent of the emulator's own code.
+    let (y, mo) = if month <= 2 {
+        (number(year) - 1, month + 9)
+    } else {
+        (number(year), month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + number(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + number(h) * 3600 + number(m) * 60 + number(s)
+}
+
+/// The reply's `Date` header as unix seconds.
+pub fn date_of(reply: &Reply) -> i64 {
+    parse_http_date(reply.headers["date"].to_str().expect("Date header"))
 }

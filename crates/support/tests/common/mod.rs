@@ -106,6 +106,7 @@ impl Server {
     pub async fn clear_faults(&self) {
         self.http
             .delete(format!("{}/__emulator/faults", self.url()))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
             .send()
             .await
             .unwrap();
