@@ -52,6 +52,14 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# Node.js checks the UI's modules (syntax); any node on PATH will do, else Debian's.
+if ! command -v node >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs \
+    || { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs; }
+fi
+
 # Cargo tools, from crates.io, only when absent ("crate@version binary"): tauri-driver bridges
 # WebDriver to the app's window; the Tauri CLI (`cargo tauri`) builds the installers and icons,
 # and only the packaging scripts need it (it takes minutes to build).

@@ -1,8 +1,10 @@
-//! Demo mode: the emulator runs inside the app on a free loopback port, in memory.
+//! Demo mode: the emulator runs inside the app on a free loopback port, in memory, with its
+//! HTTP admin API off (any web page could reach it on loopback): login tokens for the demo
+//! users are minted in process.
 
 use account::snapshot::DemoUser;
 use account::{AccountError, AccountService, Demo};
-use geniusauth_emulator::{Config, Emulator};
+use geniusauth_emulator::{AdminAccess, Config, Emulator, StartupInfo};
 use tokio::sync::Mutex;
 
 #[derive(Default)]
@@ -13,7 +15,10 @@ impl DemoServer {
     pub async fn start(&self, service: &AccountService) -> Result<(), AccountError> {
         let mut slot = self.0.lock().await;
         if slot.is_none() {
-            let config = Config::ephemeral();
+            let config = Config {
+                admin: AdminAccess::Disabled,
+                ..Config::ephemeral()
+            };
             let emulator = Emulator::start(config).await.map_err(|e| {
                 AccountError::Internal(format!("the demo server did not start: {e}"))
             })?;
@@ -39,6 +44,11 @@ impl DemoServer {
         };
         drop(slot);
         service.enable_demo(demo).await
+    }
+
+    /// What the demo server announced (its URL, the demo app and users), once it runs.
+    pub async fn info(&self) -> Option<StartupInfo> {
+        self.0.lock().await.as_ref().map(|e| e.info().clone())
     }
 
     /// A login token for a seeded user, minted directly (a fresh machine may have no browser).

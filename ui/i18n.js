@@ -44,7 +44,7 @@ const en = {
   'about.repository': 'Source code',
   'about.openLink': 'Open {url} in the browser',
   'about.dashboardTitle': 'In GeniusAuth',
-  'about.dashboardHint': 'What app credentials cannot reach is managed on GeniusAuth's own pages, in your browser.',
+  'about.dashboardHint': 'What app credentials cannot reach is managed on the GeniusAuth pages, in your browser.',
   'about.dashboardProfile': 'Sessions, MFA and passkeys',
   'about.dashboardProfileHint': 'Sign-in history, signing out other devices, two-factor authentication.',
   'about.dashboardDev': 'Developer apps',
