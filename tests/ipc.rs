@@ -185,17 +185,13 @@ fn commands_over_ipc_never_leak_secrets_and_reject_with_code_and_message() {
         .to_owned();
     let uid = state["demoUsers"][0]["id"].as_u64().expect("demo users");
     // The demo runs with its HTTP admin API off (a web page could reach it on loopback).
-    let admin = tauri::async_runtime::block_on(reqwest::get(format!("{server}/__emulator/info")))
-        .unwrap();
+    let admin =
+        tauri::async_runtime::block_on(reqwest::get(format!("{server}/__emulator/info"))).unwrap();
     assert_eq!(admin.status(), 404, "the demo's admin API answers");
     // The demo app's secret, from the embedded server itself.
-    let info = tauri::async_runtime::block_on(
-        app.app
-            .state::<genius_account::AppState>()
-            .demo
-            .info(),
-    )
-    .expect("the demo server runs");
+    let info =
+        tauri::async_runtime::block_on(app.app.state::<genius_account::AppState>().demo.info())
+            .expect("the demo server runs");
     let demo_secret = info.app_secret.clone();
     assert_eq!(demo_secret.len(), 100);
 
