@@ -5,7 +5,9 @@ mod about;
 mod commands;
 mod demo;
 mod logging;
+mod notices;
 mod support_commands;
+mod window_chrome;
 
 use account::{AccountService, JsonSettingsFile, ServiceConfig};
 use tauri::{Emitter, Manager, Runtime};
@@ -65,7 +67,12 @@ where
             );
             let service = make_service(app.handle())?;
             let handle = app.handle().clone();
+            let theme = window_chrome::ThemeFollower::default();
+            theme.apply(&handle, &service.snapshot().theme);
+            let notices = notices::Notices::default();
             service.set_listener(move |snapshot| {
+                theme.apply(&handle, &snapshot.theme);
+                notify(&handle, &notices, &snapshot);
                 let _ = handle.emit("state", snapshot);
             });
             app.manage(AppState::new(service));
@@ -85,10 +92,51 @@ where
         .invoke_handler(commands::handler())
 }
 
+/// Shows the OS notification a snapshot calls for, if the notification plugin is there (the
+/// tests' mock runtime has none) and the desktop has a notification service.
+fn notify<R: Runtime>(
+    app: &tauri::AppHandle<R>,
+    notices: &notices::Notices,
+    snapshot: &account::Snapshot,
+) {
+    use tauri_plugin_notification::NotificationExt;
+    let unseen = app
+        .get_webview_window("main")
+        .is_none_or(|w| !w.is_visible().unwrap_or(true) || w.is_minimized().unwrap_or(false));
+    let Some(notice) = notices.decide(notices::Glance::of(snapshot), unseen) else {
+        return;
+    };
+    if app
+        .try_state::<tauri_plugin_notification::Notification<R>>()
+        .is_none()
+    {
+        return;
+    }
+    if let Err(err) = app
+        .notification()
+        .builder()
+        .title(&notice.title)
+        .body(&notice.body)
+        .show()
+    {
+        log::warn!("could not show a notification: {err}");
+    }
+}
+
 pub fn run() {
     let options = LaunchOptions::from_args(std::env::args().skip(1));
     let builder = tauri::Builder::default()
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            // A second start (the desktop file's "Demo" action, say) hands its arguments here.
+            if LaunchOptions::from_args(args.into_iter().skip(1)).demo {
+                let handle = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    let state = handle.state::<AppState>();
+                    if let Err(err) = state.demo.start(&state.service).await {
+                        log::error!("demo mode failed to start: {err}");
+                    }
+                });
+            }
             if let Some(window) = app.get_webview_window("main") {
                 let _ = window.unminimize();
                 let _ = window.show();
@@ -96,6 +144,7 @@ pub fn run() {
             }
         }))
         .plugin(logging::plugin())
+        .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_dialog::init());
     app_builder(builder, options, build_service)

@@ -6,10 +6,12 @@ import { setLocale, t } from './i18n.js';
 import { mountShell, renderShell } from './render/shell.js';
 import { mountToasts } from './toast.js';
 import { startClock } from './clock.js';
+import { installShortcuts } from './shortcuts.js';
 import { h } from './dom.js';
 
 const shell = mountShell(document.getElementById('app'));
 mountToasts();
+installShortcuts();
 
 function applyDocument(snap) {
   setLocale(snap.locale);

@@ -10,6 +10,7 @@ import { store } from '../store.js';
 import { copyText } from '../clipboard.js';
 import { toast } from '../toast.js';
 import { button } from './widgets.js';
+import { SHORTCUTS } from '../shortcuts.js';
 
 /** The server's clock is this far off ours before About mentions it. */
 const CLOCK_NOTE_MS = 30_000;
@@ -32,7 +33,7 @@ export function openAboutDialog() {
         (err) => ctx.setError(err?.message ?? t('about.unavailable')),
       );
       const close = button({ label: t('common.close'), variant: 'secondary', testid: 'btn-about-close', extra: { 'data-autofocus': '' }, onClick: () => ctx.close() });
-      return { body: [head, facts, dashboardLinks(ctx), tools(ctx)].filter(Boolean), actions: [close] };
+      return { body: [head, facts, dashboardLinks(ctx), shortcutList(), tools(ctx)].filter(Boolean), actions: [close] };
     },
   });
 }
@@ -60,6 +61,14 @@ function dashboardLinks(ctx) {
       item('dashboard-profile', 'about.dashboardProfile', 'about.dashboardProfileHint'),
       item('dashboard-dev', 'about.dashboardDev', 'about.dashboardDevHint'),
       item('dashboard', 'about.dashboardHome', 'about.dashboardHomeHint')));
+}
+
+/** The keyboard shortcuts (ui/shortcuts.js). */
+function shortcutList() {
+  return h('section', { class: 'about-section', 'aria-labelledby': 'about-keys-title' },
+    h('h3', { id: 'about-keys-title', class: 'about-section-title', text: t('about.shortcuts') }),
+    h('dl', { class: 'kv about-keys', testid: 'about-shortcuts' },
+      SHORTCUTS.flatMap(([keys, what]) => [h('dt', {}, h('kbd', { text: keys })), h('dd', { text: t(what) })])));
 }
 
 /** Diagnostics for a bug report (no secrets) and the log folder. */

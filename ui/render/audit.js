@@ -70,7 +70,7 @@ export function renderAudit() {
           disabled: !v || v.matched === 0, onClick: exportCsv })),
       h('div', { class: 'support-filters' },
         h('input', {
-          class: 'input support-filter', type: 'search', key: 'audit-search', testid: 'audit-search', value: audit.query,
+          class: 'input support-filter', type: 'search', key: 'audit-search', testid: 'audit-search', 'aria-keyshortcuts': 'Control+F', value: audit.query,
           placeholder: t('audit.searchPlaceholder'), 'aria-label': t('audit.searchPlaceholder'),
           onInput: (e) => { audit.query = e.target.value; searchLater(); },
         })),

@@ -125,7 +125,7 @@ function tokenCard(kind, tok, snap) {
         button({ label: t('actions.verify'), icon: 'shieldCheck', variant: 'secondary', size: 'sm', busy: 'verify', testid: 'btn-verify',
           extra: { 'aria-label': t('actions.verifyFull') }, onClick: () => run('verify_access') }),
         button({ label: t('actions.copy'), icon: 'copy', variant: 'secondary', size: 'sm', busy: 'copy', testid: 'btn-copy-access',
-          extra: { 'aria-label': t('actions.copyFull') }, onClick: copyAccess })]));
+          extra: { 'aria-label': t('actions.copyFull'), 'aria-keyshortcuts': 'Control+Shift+C' }, onClick: copyAccess })]));
 }
 
 function lifeValue(tok) {
@@ -135,7 +135,7 @@ function lifeValue(tok) {
 
 function refreshButton() {
   return button({ label: t('actions.refresh'), icon: 'refresh', variant: 'primary', size: 'sm', busy: 'refresh', testid: 'btn-refresh',
-    extra: { 'aria-label': t('actions.refreshFull') }, onClick: () => run('refresh_access') });
+    extra: { 'aria-label': t('actions.refreshFull'), 'aria-keyshortcuts': 'Control+R' }, onClick: () => run('refresh_access') });
 }
 
 async function copyAccess() {

@@ -52,6 +52,7 @@ function renderSidebar(snap) {
   const item = (id, ic, label, current, soon) => h('li', {},
     h('button', {
       type: 'button', class: ['nav-item', current && 'is-current'], testid: `nav-${id}`,
+      'aria-keyshortcuts': VIEW_SHORTCUTS[id],
       'aria-current': current ? 'page' : null, disabled: soon, title: soon ? t('nav.soon') : label,
       onClick: soon ? null : () => showView(id),
     }, icon(ic), h('span', { class: 'nav-label', text: label }), soon ? h('span', { class: 'nav-soon', text: t('nav.soonShort') }) : null));
@@ -72,10 +73,13 @@ function renderSidebar(snap) {
 const storageLabel = (backend) =>
   ({ file: 'storage.backendFile', memory: 'storage.backendMemory' })[backend] ?? 'storage.backendKeyring';
 
+/** Ctrl+1/2/3 (ui/shortcuts.js) for the three pages. */
+const VIEW_SHORTCUTS = { account: 'Control+1', support: 'Control+2', audit: 'Control+3' };
+
 /** The page the sidebar shows: `account` (default), `support` or `audit`. */
 const currentView = () => store.ui.view ?? 'account';
 
-function showView(id) {
+export function showView(id) {
   if (currentView() === id) return;
   store.ui.view = id;
   store.ui.focusAfterRender = null;

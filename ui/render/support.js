@@ -474,7 +474,7 @@ function tableCard(st) {
     sup.status?.ownerError ? h('p', { class: 'inline-alert small', testid: 'support-owner-error' }, icon('alertCircle'), h('span', { text: t('support.ownerError', { msg: sup.status.ownerError }) })) : null,
     h('div', { class: 'support-filters' },
       h('input', {
-        class: 'input support-filter', type: 'search', key: 'support-filter', testid: 'support-filter', value: ui.q,
+        class: 'input support-filter', type: 'search', key: 'support-filter', testid: 'support-filter', 'aria-keyshortcuts': 'Control+F', value: ui.q,
         placeholder: t('support.filterPlaceholder'), 'aria-label': t('support.filterPlaceholder'),
         onInput: (e) => { ui.q = e.target.value; changed(); },
       }),

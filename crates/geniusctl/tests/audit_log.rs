@@ -74,9 +74,11 @@ impl Server {
         let url = format!("{}{path}", self.emulator.url());
         self.runtime.block_on(async {
             let mut request = reqwest::Client::new().request(method, url);
-            if let Some(body) = body {
-                request = request.json(&body);
-            }
+            // The emulator's admin API takes every state change as JSON, even without a body.
+            request = match body {
+                Some(body) => request.json(&body),
+                None => request.header(reqwest::header::CONTENT_TYPE, "application/json"),
+            };
             assert!(request.send().await.unwrap().status().is_success());
         });
     }
