@@ -145,14 +145,26 @@ impl App {
                 "args": app_args,
             }
         });
-        let mut builder = ClientBuilder::rustls().expect("rustls client");
-        builder.capabilities(capabilities.as_object().unwrap().clone());
         let url = format!("http://127.0.0.1:{port}");
-        let connect = builder.connect(&url);
-        let client = tokio::time::timeout(WAIT, connect)
-            .await
-            .expect("the app's window did not come up for WebDriver in time")
-            .expect("WebDriver session with the app");
+        // tauri-driver now and then drops the first session request while WebKitWebDriver
+        // starts (hyper's IncompleteMessage): no app was started then, so asking again is safe.
+        let mut attempt = 0;
+        let client = loop {
+            attempt += 1;
+            let mut builder = ClientBuilder::rustls().expect("rustls client");
+            builder.capabilities(capabilities.as_object().unwrap().clone());
+            let connected = tokio::time::timeout(WAIT, builder.connect(&url))
+                .await
+                .expect("the app's window did not come up for WebDriver in time");
+            match connected {
+                Ok(client) => break client,
+                Err(fantoccini::error::NewSessionError::FailedC(err)) if attempt < 3 => {
+                    eprintln!("e2e: WebDriver session request failed ({err}), asking again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(err) => panic!("WebDriver session with the app: {err:?}"),
+            }
+        };
         App {
             client,
             _watchdog: Watchdog::arm(tag.clone()),
@@ -164,7 +176,6 @@ impl App {
         }
     }
 
-    /// The app's data directory (XDG_DATA_HOME/<identifier>).
     /// Everything the app wrote to its log folder so far (`<data dir>/logs`).
     pub fn log_text(&self) -> String {
         let mut text = String::new();
@@ -176,6 +187,7 @@ impl App {
         text
     }
 
+    /// The app's data directory (XDG_DATA_HOME/<identifier>).
     pub fn data_dir(&self) -> PathBuf {
         self._home.path().join("data").join(IDENTIFIER)
     }
