@@ -298,15 +298,31 @@ impl App {
             .unwrap_or_else(|e| panic!("type into {testid}: {e}"));
     }
 
-    /// The element's text as the DOM has it (WebDriver's visible-text atom drops ellipsised text).
+    /// The element's text as the DOM has it (WebDriver's visible-text atom drops ellipsised
+    /// text), read in one script so that a re-render between finding the element and reading
+    /// it cannot leave a stale reference (which read as "" before). Waits for a rendered one.
     pub async fn text(&self, testid: &str) -> String {
-        let element = self.el(testid).await;
-        element
-            .prop("textContent")
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default()
+        let script = "const all = document.querySelectorAll(`[data-testid=\"${arguments[0]}\"]`); \
+            for (const e of all) { if (e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden') return e.textContent; } \
+            return null;";
+        let start = Instant::now();
+        loop {
+            let text = self
+                .client
+                .execute(script, vec![serde_json::json!(testid)])
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned));
+            if let Some(text) = text {
+                return text;
+            }
+            if start.elapsed() > WAIT {
+                self.screenshot(&format!("failed-waiting-for-{testid}"))
+                    .await;
+                panic!("no visible element {testid} after {WAIT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits until the element's text satisfies `check`; returns that text.

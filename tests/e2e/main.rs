@@ -269,12 +269,9 @@ async fn a_staff_member_signs_in_manages_the_session_and_revokes_it() {
         .await;
     app.click("signin-browser").await;
     app.el("signin-pending").await;
-    assert!(
-        app.text("signin-pending-title")
-            .await
-            .contains("E2E 桌面端"),
-        "the pending panel names the registered app"
-    );
+    // The pending panel names the registered app (from GET /api/v1/public/app/).
+    app.wait_text("signin-pending-title", |t| t.contains("E2E 桌面端"))
+        .await;
     app.screenshot("08-browser-pending").await;
     for (i, token) in refusals.iter().enumerate() {
         let via = if i % 2 == 0 { V4 } else { V6 };
