@@ -6,6 +6,7 @@ use serde::Serialize;
 use tauri::{Manager, Runtime, State};
 use tauri_plugin_opener::OpenerExt;
 
+use crate::error::CommandError;
 use crate::AppState;
 
 /// What `app_info` answers (docs/ipc.md).
@@ -77,7 +78,7 @@ pub fn open_about_link<R: Runtime>(
             }
         },
     };
-    Err(state.service.reply_for(&err))
+    Err(state.reject(err))
 }
 
 /// The user's GeniusAuth dashboard pages for what app credentials cannot reach (protocol §8):
@@ -116,7 +117,7 @@ pub fn open_log_folder<R: Runtime>(
                 .map_err(|e| e.to_string())
         });
     opened.map_err(|err| {
-        state.service.reply_for(&AccountError::Internal(format!(
+        state.reject(CommandError::internal(format!(
             "could not open the log folder: {err}"
         )))
     })

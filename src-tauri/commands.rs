@@ -10,49 +10,21 @@ use crate::AppState;
 
 type Reply<T = Snapshot> = Result<T, ErrorReply>;
 
+/// The invoke handler for every command declared in `ipc_contract.rs`.
 pub fn handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
-    tauri::generate_handler![
-        get_state,
-        set_preferences,
-        save_profile,
-        delete_profile,
-        switch_profile,
-        start_demo,
-        use_file_store,
-        fix_secrets_file_permissions,
-        sign_in_browser,
-        cancel_sign_in,
-        sign_in_paste,
-        demo_sign_in,
-        refresh_access,
-        verify_access,
-        reload_user,
-        edit_payload,
-        copy_access_token,
-        revoke_session,
-        forget_session,
-        dismiss_error,
-        crate::support_commands::support_state,
-        crate::support_commands::parse_tokens,
-        crate::support_commands::open_token_file,
-        crate::support_commands::revoke_tokens,
-        crate::support_commands::cancel_revoke,
-        crate::support_commands::retry_failed,
-        crate::support_commands::clear_tokens,
-        crate::support_commands::audit_log,
-        crate::support_commands::export_audit_csv,
-        crate::about::app_info,
-        crate::about::open_about_link,
-        crate::about::open_log_folder,
-        crate::about::diagnostics,
-    ]
+    macro_rules! command_handler {
+        ($($module:ident :: $command:ident : $busy:expr),* $(,)?) => {
+            tauri::generate_handler![$(crate::$module::$command),*]
+        };
+    }
+    with_commands!(command_handler)
 }
 
 /// Snapshot on success; the localised error reply on failure.
 fn answer(state: &AppState, result: Result<(), AccountError>) -> Reply {
     match result {
         Ok(()) => Ok(state.service.snapshot()),
-        Err(err) => Err(state.service.reply_for(&err)),
+        Err(err) => Err(state.reject(err)),
     }
 }
 
@@ -112,7 +84,7 @@ async fn use_file_store(state: State<'_, AppState>, enabled: bool) -> Reply {
 async fn fix_secrets_file_permissions(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
     let result = service
-        .run("storage", service.fix_secrets_file_permissions())
+        .run(busy!(fix_secrets_file_permissions), service.fix_secrets_file_permissions())
         .await;
     answer(&state, result)
 }
@@ -146,7 +118,7 @@ async fn sign_in_paste(
 ) -> Reply {
     let service = &state.service;
     let result = service
-        .run("signin", service.sign_in_with_token(token, payload))
+        .run(busy!(sign_in_paste), service.sign_in_with_token(token, payload))
         .await;
     answer(&state, result)
 }
@@ -163,28 +135,28 @@ async fn demo_sign_in(state: State<'_, AppState>, uid: u64, payload: Option<Stri
             .map_err(AccountError::Internal)?;
         service.sign_in_with_token(token, payload).await
     };
-    let result = service.run("signin", work).await;
+    let result = service.run(busy!(demo_sign_in), work).await;
     answer(&state, result)
 }
 
 #[tauri::command]
 async fn refresh_access(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run("refresh", service.refresh_access()).await;
+    let result = service.run(busy!(refresh_access), service.refresh_access()).await;
     answer(&state, result)
 }
 
 #[tauri::command]
 async fn verify_access(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run("verify", service.verify_access()).await;
+    let result = service.run(busy!(verify_access), service.verify_access()).await;
     answer(&state, result)
 }
 
 #[tauri::command]
 async fn reload_user(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run("reload", service.reload_user()).await;
+    let result = service.run(busy!(reload_user), service.reload_user()).await;
     answer(&state, result)
 }
 
@@ -192,7 +164,7 @@ async fn reload_user(state: State<'_, AppState>) -> Reply {
 async fn edit_payload(state: State<'_, AppState>, payload: String, new_access: bool) -> Reply {
     let service = &state.service;
     let result = service
-        .run("payload", service.edit_payload(payload, new_access))
+        .run(busy!(edit_payload), service.edit_payload(payload, new_access))
         .await;
     answer(&state, result)
 }
@@ -203,20 +175,20 @@ fn copy_access_token(state: State<'_, AppState>) -> Reply<String> {
     state
         .service
         .access_token()
-        .map_err(|err| state.service.reply_for(&err))
+        .map_err(|err| state.reject(err))
 }
 
 #[tauri::command]
 async fn revoke_session(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run("revoke", service.revoke_session()).await;
+    let result = service.run(busy!(revoke_session), service.revoke_session()).await;
     answer(&state, result)
 }
 
 #[tauri::command]
 async fn forget_session(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run("forget", service.forget_session()).await;
+    let result = service.run(busy!(forget_session), service.forget_session()).await;
     answer(&state, result)
 }
 

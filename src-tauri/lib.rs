@@ -1,9 +1,15 @@
 //! The desktop app: thin glue between the web UI and the Tauri-free `account` crate.
 //! Commands, managed state, the `state` event, windows; no session logic lives here.
 
+#[macro_use]
+mod ipc_contract;
+#[macro_use]
+pub mod contract;
+
 mod about;
 mod commands;
 mod demo;
+mod error;
 mod logging;
 mod notices;
 mod support_commands;

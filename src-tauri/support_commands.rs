@@ -13,6 +13,7 @@ use support::{Connection, Selection, SupportError, SupportSession, SupportSnapsh
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use tauri_plugin_dialog::{DialogExt, FilePath};
 
+use crate::error::CommandError;
 use crate::AppState;
 
 /// The audit log, in the app data dir.
@@ -54,68 +55,12 @@ async fn connection(state: &AppState) -> Reply<Connection> {
         .service
         .active_client()
         .await
-        .map_err(|err| state.service.reply_for(&err))?;
+        .map_err(|err| state.reject(err))?;
     Ok(Connection {
         profile: profile.name,
         server: profile.server,
         client,
     })
-}
-
-/// A support refusal in the UI's language.
-fn refusal(state: &AppState, err: &SupportError) -> ErrorReply {
-    let zh = state.service.snapshot().locale == "zh-CN";
-    let message = match (err, zh) {
-        (SupportError::Busy, true) => "正在注销令牌：请等待完成或先取消。".to_owned(),
-        (SupportError::Busy, false) => {
-            "Tokens are being revoked: wait for the run to finish or cancel it first.".to_owned()
-        }
-        (SupportError::NothingSelected, true) => "没有选中可以注销的令牌。".to_owned(),
-        (SupportError::NothingSelected, false) => "No revocable token is selected.".to_owned(),
-        (SupportError::NothingToRetry, true) => "没有失败的注销需要重试。".to_owned(),
-        (SupportError::NothingToRetry, false) => "No revocation failed.".to_owned(),
-        (SupportError::TooManyTokens { max }, true) => {
-            format!("一次最多处理 {max} 个令牌，请拆分列表。")
-        }
-        (SupportError::TooManyTokens { max }, false) => {
-            format!("At most {max} tokens at once: split the list.")
-        }
-        (SupportError::NoTokens, true) => "文本中没有找到令牌。".to_owned(),
-        (SupportError::NoTokens, false) => "No token was found in the text.".to_owned(),
-        (SupportError::FileTooLarge { name, max }, true) => {
-            format!("{name} 超过 {} MiB，请拆分文件。", max / 1024 / 1024)
-        }
-        (SupportError::FileTooLarge { name, max }, false) => {
-            format!(
-                "{name} is larger than {} MiB: split the file.",
-                max / 1024 / 1024
-            )
-        }
-        (SupportError::AuditLog(detail), true) => {
-            format!("无法写入审计日志，未注销任何令牌。{detail}")
-        }
-        (SupportError::AuditLog(detail), false) => {
-            format!("The audit log cannot be written, so nothing was revoked. {detail}")
-        }
-        (SupportError::Io(detail), _) => detail.clone(),
-    };
-    ErrorReply {
-        code: err.code().to_owned(),
-        message,
-        server_code: None,
-        server_msg: None,
-        http_status: None,
-    }
-}
-
-fn internal(message: impl Into<String>) -> ErrorReply {
-    ErrorReply {
-        code: "internal".into(),
-        message: message.into(),
-        server_code: None,
-        server_msg: None,
-        http_status: None,
-    }
 }
 
 /// Everything the Support view shows, rows and owners included.
@@ -137,7 +82,7 @@ pub async fn parse_tokens(
         .session
         .load_text(&text, "text", append.unwrap_or(false), &conn)
         .await
-        .map_err(|err| refusal(&state, &err))
+        .map_err(|err| state.reject(err))
 }
 
 /// Lets the user pick a text or CSV file, reads it here and lists its tokens; `null` when the
@@ -150,8 +95,10 @@ pub async fn open_token_file<R: Runtime>(
     append: Option<bool>,
 ) -> Reply<Option<SupportSnapshot>> {
     let conn = connection(&state).await?;
-    let zh = state.service.snapshot().locale == "zh-CN";
-    let Some(path) = pick(&app, false, zh, None).await? else {
+    let zh = state.service.locale() == "zh-CN";
+    let Some(path) = pick(&app, false, zh, None)
+        .await
+        .map_err(|err| state.reject(err))? else {
         return Ok(None);
     };
     // Read, decoded and size-checked in the support crate (support::parse::read_token_file).
@@ -160,7 +107,7 @@ pub async fn open_token_file<R: Runtime>(
         .load_file(&path, append.unwrap_or(false), &conn)
         .await
         .map(Some)
-        .map_err(|err| refusal(&state, &err))
+        .map_err(|err| state.reject(err))
 }
 
 /// Revokes the rows `ids`, or with `all` every valid refresh token not revoked yet. Returns at
@@ -181,7 +128,7 @@ pub async fn revoke_tokens(
         .session
         .revoke(&selection, &conn)
         .await
-        .map_err(|err| refusal(&state, &err))
+        .map_err(|err| state.reject(err))
 }
 
 /// Stops starting new revocations; those in flight finish and are logged.
@@ -198,13 +145,13 @@ pub async fn retry_failed(state: State<'_, AppState>, support: State<'_, Support
         .session
         .retry_failed(&conn)
         .await
-        .map_err(|err| refusal(&state, &err))
+        .map_err(|err| state.reject(err))
 }
 
 /// Empties the list.
 #[tauri::command]
 pub async fn clear_tokens(state: State<'_, AppState>, support: State<'_, SupportState>) -> Reply {
-    support.session.clear().map_err(|err| refusal(&state, &err))
+    support.session.clear().map_err(|err| state.reject(err))
 }
 
 /// The audit log's newest entries matching `query` (every word, any field).
@@ -218,8 +165,8 @@ pub async fn audit_log(
     let query = query.unwrap_or_default();
     tokio::task::spawn_blocking(move || session.audit_view(&query))
         .await
-        .map_err(|e| internal(e.to_string()))?
-        .map_err(|err| refusal(&state, &err))
+        .map_err(|e| state.reject(CommandError::internal(e.to_string())))?
+        .map_err(|err| state.reject(err))
 }
 
 #[derive(Serialize)]
@@ -238,8 +185,10 @@ pub async fn export_audit_csv<R: Runtime>(
     support: State<'_, SupportState>,
     query: Option<String>,
 ) -> Reply<Option<Exported>> {
-    let zh = state.service.snapshot().locale == "zh-CN";
-    let Some(path) = pick(&app, true, zh, Some("genius-account-audit.csv")).await? else {
+    let zh = state.service.locale() == "zh-CN";
+    let Some(path) = pick(&app, true, zh, Some("genius-account-audit.csv"))
+        .await
+        .map_err(|err| state.reject(err))? else {
         return Ok(None);
     };
     let session = support.session.clone();
@@ -247,8 +196,8 @@ pub async fn export_audit_csv<R: Runtime>(
     let target = path.clone();
     let count = tokio::task::spawn_blocking(move || session.export_audit_csv(&query, &target))
         .await
-        .map_err(|e| internal(e.to_string()))?
-        .map_err(|err| refusal(&state, &err))?;
+        .map_err(|e| state.reject(CommandError::internal(e.to_string())))?
+        .map_err(|err| state.reject(err))?;
     Ok(Some(Exported {
         path: path.display().to_string(),
         count,
@@ -261,9 +210,9 @@ async fn pick<R: Runtime>(
     save: bool,
     zh: bool,
     file_name: Option<&str>,
-) -> Reply<Option<PathBuf>> {
+) -> Result<Option<PathBuf>, CommandError> {
     if app.try_state::<tauri_plugin_dialog::Dialog<R>>().is_none() {
-        return Err(internal("file dialogs are not available"));
+        return Err(CommandError::internal("file dialogs are not available"));
     }
     let (tx, rx) = tokio::sync::oneshot::channel::<Option<FilePath>>();
     let mut dialog = app.dialog().file();
@@ -305,5 +254,5 @@ async fn pick<R: Runtime>(
     };
     path.into_path()
         .map(Some)
-        .map_err(|e| internal(format!("not a local file: {e}")))
+        .map_err(|e| CommandError::internal(format!("not a local file: {e}")))
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use geniusauth::tokens::{self, TokenType};
 use geniusauth::{Client, Grant, LoginOptions};
@@ -151,12 +151,8 @@ struct PendingSignIn {
     task: JoinHandle<()>,
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
+/// This machine's clock in Unix milliseconds (one definition for the workspace).
+pub use geniusauth::clock::local_now_ms as now_ms;
 
 impl AccountService {
     /// Loads settings. Call [`AccountService::start`] once a runtime runs: it probes the keyring
@@ -1676,10 +1672,15 @@ impl AccountService {
         });
     }
 
+    /// The UI's language: "zh-CN" or "en" (the preference, or the OS locale for "system").
+    pub fn locale(&self) -> String {
+        self.locale_of(&self.state().settings)
+    }
+
     /// Localised reply for a failed command.
     pub fn reply_for(&self, err: &AccountError) -> ErrorReply {
         let mut reply = err.to_reply();
-        reply.message = messages::explain(err, &self.locale_of(&self.state().settings));
+        reply.message = messages::explain(err, &self.locale());
         reply
     }
 

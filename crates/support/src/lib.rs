@@ -33,6 +33,7 @@
 pub mod audit;
 pub mod cli;
 pub mod inspect;
+pub mod messages;
 pub mod owners;
 pub mod parse;
 pub mod revoke;

@@ -1,14 +1,7 @@
 //! Wall-clock helpers: Unix milliseconds and RFC 3339 text, without a date library.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
+/// Now, in Unix milliseconds (one definition for the workspace).
+pub use geniusauth::clock::local_now_ms as now_ms;
 
 /// `2025-03-01T08:05:09.042Z` (UTC, milliseconds).
 pub fn rfc3339_utc(ms: i64) -> String {
