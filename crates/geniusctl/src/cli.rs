@@ -1,8 +1,10 @@
 //! Command-line syntax (clap derive).
 
+use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use geniusauth::mask::{Redacted, RedactedOpt};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,7 +25,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+/// `Debug` shows the app secret's fingerprint only.
+#[derive(Args)]
 pub struct GlobalOptions {
     /// GeniusAuth server root URL
     #[arg(
@@ -48,12 +51,38 @@ pub struct GlobalOptions {
     pub app_secret: Option<String>,
 }
 
+impl fmt::Debug for GlobalOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GlobalOptions")
+            .field("server", &self.server)
+            .field("app_code", &self.app_code)
+            .field("app_secret", &RedactedOpt(self.app_secret.as_deref()))
+            .finish()
+    }
+}
+
+/// A token argument. `Debug` shows it redacted (fingerprint and masked tail).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenArg(pub String);
+
+impl From<String> for TokenArg {
+    fn from(token: String) -> Self {
+        TokenArg(token)
+    }
+}
+
+impl fmt::Debug for TokenArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenArg({:?})", Redacted(&self.0))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Exchange a login token for the user's identity and tokens
     LoginVerify {
         /// Login token from the callback's `token` parameter
-        login_token: String,
+        login_token: TokenArg,
         #[command(flatten)]
         grant: GrantOptions,
         /// The user's IP address as the app saw it
@@ -61,10 +90,10 @@ pub enum Command {
         client_ip: Option<String>,
     },
     /// Get a new access token for a refresh token
-    Refresh { refresh_token: String },
+    Refresh { refresh_token: TokenArg },
     /// Change a refresh token's payload (gives a new refresh token)
     Payload {
-        refresh_token: String,
+        refresh_token: TokenArg,
         new_payload: String,
         /// Also issue an access token carrying the new payload
         #[arg(long)]
@@ -87,7 +116,7 @@ pub enum Command {
     Revoke {
         /// Refresh tokens to revoke
         #[arg(value_name = "REFRESH_TOKEN")]
-        refresh_tokens: Vec<String>,
+        refresh_tokens: Vec<TokenArg>,
         /// Read tokens from a file, one per line (`-` for stdin); blank lines are skipped
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
@@ -96,9 +125,9 @@ pub enum Command {
         audit_log: Option<PathBuf>,
     },
     /// Check an access token with the server: {uid, payload}
-    VerifyAccess { access_token: String },
+    VerifyAccess { access_token: TokenArg },
     /// The user behind an access token
-    Userinfo { access_token: String },
+    Userinfo { access_token: TokenArg },
     /// Public profiles of users by id
     Users {
         /// User ids, comma-separated or as separate arguments
@@ -107,7 +136,7 @@ pub enum Command {
     },
     /// Decode a token locally; with --verify also check its signature with the server key
     Inspect {
-        token: String,
+        token: TokenArg,
         /// Fetch the server key and check the signature (needs app credentials)
         #[arg(long)]
         verify: bool,
@@ -157,6 +186,59 @@ impl GrantOptions {
             grant,
             payload: self.payload.clone(),
             client_ip,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REFRESH: &str = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoicmVmcmVzaCJ9.refresh-signature-AAAA";
+    const ACCESS: &str = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoiYWNjZXNzIn0.access-signature-BBBB";
+    const SECRET: &str = "AppSecret-0123456789-AppSecret-0123456789-AppSecret-0123456789";
+
+    fn assert_redacted(shown: &str, secret: &str) {
+        assert!(!shown.contains(&secret[..16]), "{shown}");
+        assert!(!shown.contains(&secret[secret.len() - 12..]), "{shown}");
+        assert!(
+            shown.contains(&geniusauth::mask::fingerprint(secret)),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_a_token_or_the_app_secret() {
+        let commands: [&[&str]; 7] = [
+            &["login-verify", REFRESH],
+            &["refresh", REFRESH],
+            &["payload", REFRESH, "desk", "--access-token"],
+            &["revoke", REFRESH, ACCESS],
+            &["verify-access", REFRESH],
+            &["userinfo", REFRESH],
+            &["inspect", REFRESH],
+        ];
+        for args in commands {
+            let cli = Cli::try_parse_from(
+                [
+                    "geniusctl",
+                    "--app-code",
+                    "Ab3dE6g8",
+                    "--app-secret",
+                    SECRET,
+                ]
+                .iter()
+                .chain(args),
+            )
+            .unwrap();
+            for shown in [format!("{cli:?}"), format!("{cli:#?}")] {
+                assert_redacted(&shown, SECRET);
+                assert_redacted(&shown, REFRESH);
+                if args[0] == "revoke" {
+                    assert_redacted(&shown, ACCESS);
+                }
+                assert!(shown.contains("Ab3dE6g8"), "{shown}");
+            }
         }
     }
 }

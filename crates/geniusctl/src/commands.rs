@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::browser;
-use crate::cli::{Command, GlobalOptions};
+use crate::cli::{Command, GlobalOptions, TokenArg};
 use crate::failure::Failure;
 use crate::output::print_json;
 use geniusauth::callback::{login_token_check, parse_callback, CallbackListener, Pages};
@@ -27,20 +27,22 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
         } => {
             let client = client(global)?;
             let result = client
-                .login_verify(&login_token, &grant.login_options(client_ip))
+                .login_verify(&login_token.0, &grant.login_options(client_ip))
                 .await?;
             print_json(&result)
         }
-        Command::Refresh { refresh_token } => {
-            print_json(&client(global)?.refresh_access_token(&refresh_token).await?)
-        }
+        Command::Refresh { refresh_token } => print_json(
+            &client(global)?
+                .refresh_access_token(&refresh_token.0)
+                .await?,
+        ),
         Command::Payload {
             refresh_token,
             new_payload,
             access_token,
         } => {
             let update = client(global)?
-                .edit_payload(&refresh_token, &new_payload, access_token)
+                .edit_payload(&refresh_token.0, &new_payload, access_token)
                 .await?;
             print_json(&update)
         }
@@ -64,13 +66,13 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
             revoke_all(&client, &tokens, audit.as_ref()).await
         }
         Command::VerifyAccess { access_token } => {
-            print_json(&client(global)?.verify_access_token(&access_token).await?)
+            print_json(&client(global)?.verify_access_token(&access_token.0).await?)
         }
         Command::Userinfo { access_token } => {
-            print_json(&client(global)?.user_info(&access_token).await?)
+            print_json(&client(global)?.user_info(&access_token.0).await?)
         }
         Command::Users { ids } => print_json(&client(global)?.public_user_info(&ids).await?),
-        Command::Inspect { token, verify } => inspect(global, &token, verify).await,
+        Command::Inspect { token, verify } => inspect(global, &token.0, verify).await,
         Command::Login {
             grant,
             callback,
@@ -106,10 +108,10 @@ fn client(global: &GlobalOptions) -> Result<Client, Failure> {
 
 /// The arguments (none may be blank), then the file's lines. Nothing at all to revoke is a
 /// usage error: a script whose token list came out empty should hear about it.
-fn tokens_to_revoke(arguments: &[String], file: Option<&Path>) -> Result<Vec<String>, Failure> {
+fn tokens_to_revoke(arguments: &[TokenArg], file: Option<&Path>) -> Result<Vec<String>, Failure> {
     let mut tokens = Vec::new();
     for (position, argument) in arguments.iter().enumerate() {
-        let token = argument.trim();
+        let token = argument.0.trim();
         if token.is_empty() {
             return Err(Failure::Usage(format!(
                 "refresh token argument {} is empty",
