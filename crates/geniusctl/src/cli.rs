@@ -16,7 +16,10 @@ use geniusauth::mask::{Redacted, RedactedOpt};
                   per token). Exit codes: 0 ok; 1 the server refused (JSON {code,msg,httpStatus} \
                   on stderr), or revoke had a failure; 2 usage or invalid input; 3 network \
                   trouble, an unreadable reply, or an internal error (a bug in geniusctl: one \
-                  line on stderr, no backtrace)."
+                  line on stderr, no backtrace).\n\nTokens and the app secret given as \
+                  arguments show in `ps` and in the shell's history. Give `-` instead of a \
+                  token and pipe it on stdin (`revoke -` reads one token per line), and put the \
+                  secret in GENIUS_APP_SECRET."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -61,7 +64,8 @@ impl fmt::Debug for GlobalOptions {
     }
 }
 
-/// A token argument. `Debug` shows it redacted (fingerprint and masked tail).
+/// A token argument: the token itself, or `-` to read it from stdin. `Debug` shows it redacted
+/// (fingerprint and masked tail).
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenArg(pub String);
 
@@ -81,7 +85,8 @@ impl fmt::Debug for TokenArg {
 pub enum Command {
     /// Exchange a login token for the user's identity and tokens
     LoginVerify {
-        /// Login token from the callback's `token` parameter
+        /// Login token from the callback's `token` parameter; `-` reads it from stdin
+        /// (arguments show in `ps` and shell history)
         login_token: TokenArg,
         #[command(flatten)]
         grant: GrantOptions,
@@ -90,9 +95,13 @@ pub enum Command {
         client_ip: Option<String>,
     },
     /// Get a new access token for a refresh token
-    Refresh { refresh_token: TokenArg },
+    Refresh {
+        /// The refresh token; `-` reads it from stdin (arguments show in `ps` and shell history)
+        refresh_token: TokenArg,
+    },
     /// Change a refresh token's payload (gives a new refresh token)
     Payload {
+        /// The refresh token; `-` reads it from stdin (arguments show in `ps` and shell history)
         refresh_token: TokenArg,
         new_payload: String,
         /// Also issue an access token carrying the new payload
@@ -104,17 +113,22 @@ pub enum Command {
         group = clap::ArgGroup::new("tokens").required(true).args(["refresh_tokens", "file"]),
         long_about = "Revoke refresh tokens (and every access token made from them). Every token \
                       is tried, in order, and reported on its own line of stdout:\n  \
-                      {\"token\":\"<first 10 characters>…\",\"ok\":true}\n  \
-                      {\"token\":\"…\",\"ok\":false,\"code\":31,\"msg\":\"<server message>\",\
-                      \"error\":\"server\"}\n\
-                      `code` is the server's code, or null when no server answer was read; \
+                      {\"token\":\"…x9Qk9x\",\"fingerprint\":\"1a2b3c4d\",\"ok\":true}\n  \
+                      {\"token\":\"…\",\"fingerprint\":\"…\",\"ok\":false,\"code\":31,\
+                      \"msg\":\"<server message>\",\"error\":\"server\"}\n\
+                      `token` is the token's last 6 characters (shorter strings: ••••••••), \
+                      `fingerprint` the first 8 hex digits of its SHA-256, as the audit log \
+                      records it. `code` is the server's code, or null when no server answer was read; \
                       `error` is the failure's kind: server, timeout, connect, tls, network, \
                       unexpected_reply, body_too_large or invalid_input.\n\nExit status 1 if any \
                       token failed. An empty token list (an empty --file, only blank lines on \
-                      stdin) or an empty argument is a usage error, exit status 2."
+                      stdin) or an empty argument is a usage error, exit status 2.\n\nTokens \
+                      given as arguments show in `ps` and in the shell's history: prefer `-` (or \
+                      --file -) and pipe them on stdin."
     )]
     Revoke {
-        /// Refresh tokens to revoke
+        /// Refresh tokens to revoke; `-` reads them from stdin, one per line (arguments show in
+        /// `ps` and shell history)
         #[arg(value_name = "REFRESH_TOKEN")]
         refresh_tokens: Vec<TokenArg>,
         /// Read tokens from a file, one per line (`-` for stdin); blank lines are skipped
@@ -125,9 +139,15 @@ pub enum Command {
         audit_log: Option<PathBuf>,
     },
     /// Check an access token with the server: {uid, payload}
-    VerifyAccess { access_token: TokenArg },
+    VerifyAccess {
+        /// The access token; `-` reads it from stdin (arguments show in `ps` and shell history)
+        access_token: TokenArg,
+    },
     /// The user behind an access token
-    Userinfo { access_token: TokenArg },
+    Userinfo {
+        /// The access token; `-` reads it from stdin (arguments show in `ps` and shell history)
+        access_token: TokenArg,
+    },
     /// Public profiles of users by id
     Users {
         /// User ids, comma-separated or as separate arguments
@@ -136,6 +156,7 @@ pub enum Command {
     },
     /// Decode a token locally; with --verify also check its signature with the server key
     Inspect {
+        /// Any token; `-` reads it from stdin (arguments show in `ps` and shell history)
         token: TokenArg,
         /// Fetch the server key and check the signature (needs app credentials)
         #[arg(long)]
