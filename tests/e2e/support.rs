@@ -199,7 +199,7 @@ async fn support_staff_paste_fifty_tokens_revoke_them_and_find_them_in_the_audit
     let mut pasted: Vec<Pasted> = Vec::new();
     let mut access = Vec::new();
     let mut paired_refresh_index = None;
-    // The rows are told apart by their masked tokens (6 + 4 characters, and an Ed25519
+    // The rows are told apart by their masked tokens (the last 6 characters, and an Ed25519
     // signature's last bits are not random): a sign-in whose tokens would look like earlier
     // ones is done again.
     let mut masks = std::collections::HashSet::new();

@@ -51,8 +51,9 @@ pub struct Profile {
     pub demo: bool,
 }
 
-/// What the setup form sends; `id` absent means a new profile.
-#[derive(Debug, Clone, Deserialize)]
+/// What the setup form sends; `id` absent means a new profile. `Debug` shows the app secret's
+/// fingerprint only.
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileInput {
     pub id: Option<String>,
@@ -61,6 +62,22 @@ pub struct ProfileInput {
     pub app_code: String,
     pub callback: String,
     pub app_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ProfileInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfileInput")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("server", &self.server)
+            .field("app_code", &self.app_code)
+            .field("callback", &self.callback)
+            .field(
+                "app_secret",
+                &crate::mask::RedactedOpt(self.app_secret.as_deref()),
+            )
+            .finish()
+    }
 }
 
 impl ProfileInput {
@@ -202,5 +219,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("localhost"), "{err}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_app_secret() {
+        let secret = "AppSecret-0123456789-".repeat(5);
+        let mut form = input(
+            "http://127.0.0.1:4780",
+            "Ab3dE6g8",
+            "http://localhost:47150/callback",
+        );
+        form.app_secret = Some(secret.clone());
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("AppSecret-0123"), "{shown}");
+        assert!(!shown.contains(&secret[secret.len() - 12..]), "{shown}");
+        assert!(
+            shown.contains(&crate::mask::fingerprint(&secret)),
+            "{shown}"
+        );
+        assert!(shown.contains("Ab3dE6g8"), "{shown}");
+        form.app_secret = None;
+        assert!(format!("{form:#?}").contains("app_secret: None"));
     }
 }

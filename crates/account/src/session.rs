@@ -2,7 +2,7 @@
 
 use geniusauth::tokens::{self, Claims, TokenType};
 
-use crate::mask::mask;
+use crate::mask::{mask, Redacted};
 use crate::snapshot::{CheckView, SessionState, SignatureState, TokenView};
 
 /// Warn when the refresh token has less than this left.
@@ -16,7 +16,7 @@ pub struct User {
     pub avatar_url: String,
 }
 
-/// A token with what we know of it. `Debug` shows the masked value only.
+/// A token with what we know of it. `Debug` shows its fingerprint and masked tail only.
 #[derive(Clone)]
 pub struct HeldToken {
     pub value: String,
@@ -28,8 +28,10 @@ pub struct HeldToken {
 impl std::fmt::Debug for HeldToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HeldToken")
-            .field("value", &mask(&self.value))
+            .field("value", &Redacted(&self.value))
             .field("claims", &self.claims)
+            .field("signature", &self.signature)
+            .field("last_check", &self.last_check)
             .finish()
     }
 }
@@ -119,4 +121,49 @@ pub struct Session {
     pub retry: Option<crate::snapshot::RetryView>,
     /// Set by a sign-in of another user than the one last signed in on this profile.
     pub previous_user: Option<crate::snapshot::PreviousUserView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::SessionState;
+
+    fn held(value: &str) -> HeldToken {
+        HeldToken {
+            value: value.to_owned(),
+            claims: Claims::default(),
+            signature: SignatureState::Unavailable,
+            last_check: None,
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let refresh = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoicmVmcmVzaCJ9.refresh-signature-AAAA";
+        let access = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoiYWNjZXNzIn0.access-signature-BBBB";
+        let session = Session {
+            profile_id: "p1".into(),
+            user: User {
+                user_id: 1,
+                name: "张伟".into(),
+                groups: vec![],
+                avatar_url: String::new(),
+            },
+            avatar: None,
+            refresh: held(refresh),
+            access: Some(held(access)),
+            state: SessionState::SignedIn,
+            offline: None,
+            retry: None,
+            previous_user: None,
+        };
+        for shown in [format!("{session:?}"), format!("{session:#?}")] {
+            for token in [refresh, access] {
+                assert!(!shown.contains(&token[..24]), "{shown}");
+                assert!(!shown.contains(&token[token.len() - 12..]), "{shown}");
+                assert!(shown.contains(&crate::mask::fingerprint(token)), "{shown}");
+            }
+            assert!(shown.contains("张伟"), "{shown}");
+        }
+    }
 }

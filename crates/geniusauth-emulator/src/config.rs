@@ -17,7 +17,8 @@ pub enum Database {
 
 /// Who may use the HTTP admin API under `/__emulator/` (the login page's `/` and
 /// `/__emulator/authorize` stay on whatever this says; `Emulator::login_token` always works).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// `Debug` prints the token as `***`.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub enum AdminAccess {
     /// Anyone who can reach the port (loopback only: startup refuses it elsewhere).
     #[default]
@@ -26,6 +27,16 @@ pub enum AdminAccess {
     Token(String),
     /// No HTTP admin API at all (`--no-admin`).
     Disabled,
+}
+
+impl std::fmt::Debug for AdminAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminAccess::Open => f.write_str("Open"),
+            AdminAccess::Token(_) => write!(f, "Token({})", crate::HIDDEN),
+            AdminAccess::Disabled => f.write_str("Disabled"),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -69,7 +80,8 @@ impl Config {
 }
 
 /// What the binary prints as its first stdout line: where it listens, the demo app and users.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// The line carries the app secret (it is how scripts learn it); `Debug` prints it as `***`.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartupInfo {
     pub url: String,
@@ -78,8 +90,83 @@ pub struct StartupInfo {
     pub users: Vec<SeedUser>,
 }
 
+impl std::fmt::Debug for StartupInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StartupInfo")
+            .field("url", &self.url)
+            .field("app_code", &self.app_code)
+            .field("app_secret", &crate::HIDDEN)
+            .field("users", &self.users)
+            .finish()
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SeedUser {
     pub id: u64,
     pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let token = "admin-token-0123456789";
+        let config = Config {
+            admin: AdminAccess::Token(token.into()),
+            ..Config::ephemeral()
+        };
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains(token) && shown.contains("Token(***)"),
+            "{shown}"
+        );
+
+        let secret = "S".repeat(100);
+        let info = StartupInfo {
+            url: "http://127.0.0.1:4780".into(),
+            app_code: "Ab3dE6g8".into(),
+            app_secret: secret.clone(),
+            users: vec![SeedUser {
+                id: 1,
+                name: "张伟".into(),
+            }],
+        };
+        for shown in [format!("{info:?}"), format!("{info:#?}")] {
+            assert!(!shown.contains("SSSS"), "{shown}");
+            assert!(
+                shown.contains("Ab3dE6g8") && shown.contains("张伟"),
+                "{shown}"
+            );
+        }
+        // The startup line itself still carries it: scripts read the secret there.
+        assert!(serde_json::to_string(&info).unwrap().contains(&secret));
+
+        let app = crate::store::App {
+            id: 1,
+            name: "Demo".into(),
+            app_code: "Ab3dE6g8".into(),
+            app_secret: secret.clone(),
+            callback: "http://localhost:47150/callback".into(),
+            permit_all_group: false,
+            all_groups: true,
+        };
+        let shown = format!("{app:?}");
+        assert!(
+            !shown.contains("SSSS") && shown.contains("Ab3dE6g8"),
+            "{shown}"
+        );
+
+        let seed: crate::seed::SeedApp = serde_json::from_value(serde_json::json!({
+            "name": "Seeded", "callback": "http://localhost:47151/callback", "appSecret": secret,
+        }))
+        .unwrap();
+        let shown = format!("{seed:?}");
+        assert!(
+            !shown.contains("SSSS") && shown.contains("Seeded"),
+            "{shown}"
+        );
+    }
 }

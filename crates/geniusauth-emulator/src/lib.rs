@@ -56,5 +56,8 @@ mod token_routes;
 mod tokens;
 
 pub use config::{AdminAccess, Config, Database, SeedUser, StartupInfo, DEFAULT_PORT};
+
+/// How `Debug` output shows an app secret or the admin token: not at all.
+pub(crate) const HIDDEN: &str = "***";
 pub use error::Error;
 pub use server::{set_request_logging, Emulator};

@@ -11,8 +11,9 @@ use geniusauth_emulator::{
     set_request_logging, AdminAccess, Config, Database, Emulator, StartupInfo,
 };
 
-/// A local server that behaves like the production GeniusAuth server.
-#[derive(Debug, Parser)]
+/// A local server that behaves like the production GeniusAuth server. No `Debug`: it holds the
+/// admin token.
+#[derive(Parser)]
 #[command(name = "geniusauth-emulator", version)]
 struct Cli {
     /// Address to listen on; port 0 picks a free port.

@@ -43,7 +43,8 @@ pub struct SeedFile {
     pub users: Vec<SeedUserSpec>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// `Debug` prints the app secret as `***`.
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SeedApp {
     pub name: String,
@@ -52,6 +53,22 @@ pub struct SeedApp {
     pub app_secret: Option<String>,
     pub groups: Option<Vec<String>>,
     pub permit_all_group: Option<bool>,
+}
+
+impl std::fmt::Debug for SeedApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedApp")
+            .field("name", &self.name)
+            .field("callback", &self.callback)
+            .field("app_code", &self.app_code)
+            .field(
+                "app_secret",
+                &self.app_secret.as_ref().map(|_| crate::HIDDEN),
+            )
+            .field("groups", &self.groups)
+            .field("permit_all_group", &self.permit_all_group)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -55,8 +55,8 @@ CREATE TABLE IF NOT EXISTS login_records (
 );
 ";
 
-/// A registered application.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A registered application. `Debug` prints the secret as `***`.
+#[derive(Clone, PartialEq, Eq)]
 pub struct App {
     pub id: i64,
     pub name: String,
@@ -67,6 +67,20 @@ pub struct App {
     pub permit_all_group: bool,
     /// Emulator convenience: every group, present and future, is visible to the app.
     pub all_groups: bool,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("app_code", &self.app_code)
+            .field("app_secret", &crate::HIDDEN)
+            .field("callback", &self.callback)
+            .field("permit_all_group", &self.permit_all_group)
+            .field("all_groups", &self.all_groups)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

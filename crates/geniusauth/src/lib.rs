@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod mask;
 pub mod model;
 pub mod secret;
 pub mod signature;

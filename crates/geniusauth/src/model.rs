@@ -4,7 +4,11 @@
 //! sends): unknown fields are ignored, missing or `null` fields take their default. They
 //! serialise with the server's current camelCase names.
 
+use std::fmt;
+
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::mask::{Redacted, RedactedOpt};
 
 /// Shortest and longest refresh-token lifetime the server accepts, in seconds (7 and 30 days).
 pub const MIN_REFRESH_VALIDITY_SECS: u64 = 604_800;
@@ -41,8 +45,8 @@ pub struct LoginOptions {
 }
 
 /// Result of verifying a login token. Both tokens are empty unless the grant was
-/// [`Grant::RefreshToken`].
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// [`Grant::RefreshToken`]. `Debug` shows the tokens redacted ([`crate::mask::redacted`]).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResult {
     #[serde(rename = "userID", alias = "id", default)]
@@ -60,7 +64,8 @@ pub struct LoginResult {
 }
 
 /// Result of refreshing: a new 5-minute access token carrying the refresh token's payload.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` shows the token redacted.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefreshResult {
     // The server sends snake_case here, unlike everywhere else.
     #[serde(
@@ -78,8 +83,9 @@ pub struct RefreshResult {
 }
 
 /// Result of changing a refresh token's payload: a new refresh token with the same id and
-/// remaining lifetime (the old one stays valid), and an access token when asked for.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// remaining lifetime (the old one stays valid), and an access token when asked for. `Debug`
+/// shows the tokens redacted.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PayloadUpdate {
     #[serde(default, deserialize_with = "null_as_default")]
@@ -90,6 +96,38 @@ pub struct PayloadUpdate {
         skip_serializing_if = "Option::is_none"
     )]
     pub access_token: Option<String>,
+}
+
+impl fmt::Debug for LoginResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginResult")
+            .field("user_id", &self.user_id)
+            .field("name", &self.name)
+            .field("groups", &self.groups)
+            .field("avatar_url", &self.avatar_url)
+            .field("refresh_token", &Redacted(&self.refresh_token))
+            .field("access_token", &Redacted(&self.access_token))
+            .finish()
+    }
+}
+
+impl fmt::Debug for RefreshResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshResult")
+            .field("access_token", &Redacted(&self.access_token))
+            .field("payload", &self.payload)
+            .field("uid", &self.uid)
+            .finish()
+    }
+}
+
+impl fmt::Debug for PayloadUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PayloadUpdate")
+            .field("refresh_token", &Redacted(&self.refresh_token))
+            .field("access_token", &RedactedOpt(self.access_token.as_deref()))
+            .finish()
+    }
 }
 
 /// Who an access token belongs to.
@@ -181,4 +219,73 @@ where
     D: Deserializer<'de>,
 {
     Ok(Option::<String>::deserialize(deserializer)?.filter(|s| !s.is_empty()))
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+    use crate::mask::fingerprint;
+
+    const REFRESH: &str = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoicmVmcmVzaCJ9.refresh-signature-AAAA";
+    const ACCESS: &str = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoiYWNjZXNzIn0.access-signature-BBBB";
+
+    /// No part of a token longer than its masked tail shows; its fingerprint does.
+    fn assert_redacted(shown: &str, token: &str) {
+        assert!(!shown.contains(token), "{shown}");
+        for window in token.as_bytes().windows(12) {
+            let part = std::str::from_utf8(window).unwrap();
+            assert!(!shown.contains(part), "{part:?} shows in {shown}");
+        }
+        assert!(shown.contains(&fingerprint(token)), "{shown}");
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let login = LoginResult {
+            user_id: 7,
+            name: "张伟".into(),
+            refresh_token: REFRESH.into(),
+            access_token: ACCESS.into(),
+            ..LoginResult::default()
+        };
+        let shown = format!("{login:?}");
+        assert_redacted(&shown, REFRESH);
+        assert_redacted(&shown, ACCESS);
+        assert!(
+            shown.contains("user_id: 7") && shown.contains("张伟"),
+            "{shown}"
+        );
+        assert_redacted(&format!("{login:#?}"), REFRESH);
+
+        let refresh = RefreshResult {
+            access_token: ACCESS.into(),
+            payload: "desk".into(),
+            uid: None,
+        };
+        let shown = format!("{refresh:?}");
+        assert_redacted(&shown, ACCESS);
+        assert!(shown.contains("\"desk\""), "{shown}");
+
+        let update = PayloadUpdate {
+            refresh_token: REFRESH.into(),
+            access_token: Some(ACCESS.into()),
+        };
+        let shown = format!("{update:?}");
+        assert_redacted(&shown, REFRESH);
+        assert_redacted(&shown, ACCESS);
+        let without = PayloadUpdate {
+            refresh_token: REFRESH.into(),
+            access_token: None,
+        };
+        assert!(format!("{without:?}").contains("access_token: None"));
+    }
+
+    #[test]
+    fn config_debug_never_shows_the_app_secret() {
+        let secret = "s3cr3t-".repeat(14);
+        let config = crate::Config::new("Ab3dE6g8", secret.as_str());
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("Ab3dE6g8"), "{shown}");
+    }
 }

@@ -1,8 +1,10 @@
 //! Command-line syntax (clap derive).
 
+use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use geniusauth::mask::{Redacted, RedactedOpt};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -14,7 +16,10 @@ use clap::{Args, Parser, Subcommand};
                   per token). Exit codes: 0 ok; 1 the server refused (JSON {code,msg,httpStatus} \
                   on stderr), or revoke had a failure; 2 usage or invalid input; 3 network \
                   trouble, an unreadable reply, or an internal error (a bug in geniusctl: one \
-                  line on stderr, no backtrace)."
+                  line on stderr, no backtrace).\n\nTokens and the app secret given as \
+                  arguments show in `ps` and in the shell's history. Give `-` instead of a \
+                  token and pipe it on stdin (`revoke -` reads one token per line), and put the \
+                  secret in GENIUS_APP_SECRET."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -23,7 +28,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+/// `Debug` shows the app secret's fingerprint only.
+#[derive(Args)]
 pub struct GlobalOptions {
     /// GeniusAuth server root URL
     #[arg(
@@ -48,12 +54,40 @@ pub struct GlobalOptions {
     pub app_secret: Option<String>,
 }
 
+impl fmt::Debug for GlobalOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GlobalOptions")
+            .field("server", &self.server)
+            .field("app_code", &self.app_code)
+            .field("app_secret", &RedactedOpt(self.app_secret.as_deref()))
+            .finish()
+    }
+}
+
+/// A token argument: the token itself, or `-` to read it from stdin. `Debug` shows it redacted
+/// (fingerprint and masked tail).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenArg(pub String);
+
+impl From<String> for TokenArg {
+    fn from(token: String) -> Self {
+        TokenArg(token)
+    }
+}
+
+impl fmt::Debug for TokenArg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenArg({:?})", Redacted(&self.0))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Exchange a login token for the user's identity and tokens
     LoginVerify {
-        /// Login token from the callback's `token` parameter
-        login_token: String,
+        /// Login token from the callback's `token` parameter; `-` reads it from stdin
+        /// (arguments show in `ps` and shell history)
+        login_token: TokenArg,
         #[command(flatten)]
         grant: GrantOptions,
         /// The user's IP address as the app saw it
@@ -61,10 +95,14 @@ pub enum Command {
         client_ip: Option<String>,
     },
     /// Get a new access token for a refresh token
-    Refresh { refresh_token: String },
+    Refresh {
+        /// The refresh token; `-` reads it from stdin (arguments show in `ps` and shell history)
+        refresh_token: TokenArg,
+    },
     /// Change a refresh token's payload (gives a new refresh token)
     Payload {
-        refresh_token: String,
+        /// The refresh token; `-` reads it from stdin (arguments show in `ps` and shell history)
+        refresh_token: TokenArg,
         new_payload: String,
         /// Also issue an access token carrying the new payload
         #[arg(long)]
@@ -75,19 +113,24 @@ pub enum Command {
         group = clap::ArgGroup::new("tokens").required(true).args(["refresh_tokens", "file"]),
         long_about = "Revoke refresh tokens (and every access token made from them). Every token \
                       is tried, in order, and reported on its own line of stdout:\n  \
-                      {\"token\":\"<first 10 characters>…\",\"ok\":true}\n  \
-                      {\"token\":\"…\",\"ok\":false,\"code\":31,\"msg\":\"<server message>\",\
-                      \"error\":\"server\"}\n\
-                      `code` is the server's code, or null when no server answer was read; \
+                      {\"token\":\"…x9Qk9x\",\"fingerprint\":\"1a2b3c4d\",\"ok\":true}\n  \
+                      {\"token\":\"…\",\"fingerprint\":\"…\",\"ok\":false,\"code\":31,\
+                      \"msg\":\"<server message>\",\"error\":\"server\"}\n\
+                      `token` is the token's last 6 characters (shorter strings: ••••••••), \
+                      `fingerprint` the first 8 hex digits of its SHA-256, as the audit log \
+                      records it. `code` is the server's code, or null when no server answer was read; \
                       `error` is the failure's kind: server, timeout, connect, tls, network, \
                       unexpected_reply, body_too_large or invalid_input.\n\nExit status 1 if any \
                       token failed. An empty token list (an empty --file, only blank lines on \
-                      stdin) or an empty argument is a usage error, exit status 2."
+                      stdin) or an empty argument is a usage error, exit status 2.\n\nTokens \
+                      given as arguments show in `ps` and in the shell's history: prefer `-` (or \
+                      --file -) and pipe them on stdin."
     )]
     Revoke {
-        /// Refresh tokens to revoke
+        /// Refresh tokens to revoke; `-` reads them from stdin, one per line (arguments show in
+        /// `ps` and shell history)
         #[arg(value_name = "REFRESH_TOKEN")]
-        refresh_tokens: Vec<String>,
+        refresh_tokens: Vec<TokenArg>,
         /// Read tokens from a file, one per line (`-` for stdin); blank lines are skipped
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
@@ -96,9 +139,15 @@ pub enum Command {
         audit_log: Option<PathBuf>,
     },
     /// Check an access token with the server: {uid, payload}
-    VerifyAccess { access_token: String },
+    VerifyAccess {
+        /// The access token; `-` reads it from stdin (arguments show in `ps` and shell history)
+        access_token: TokenArg,
+    },
     /// The user behind an access token
-    Userinfo { access_token: String },
+    Userinfo {
+        /// The access token; `-` reads it from stdin (arguments show in `ps` and shell history)
+        access_token: TokenArg,
+    },
     /// Public profiles of users by id
     Users {
         /// User ids, comma-separated or as separate arguments
@@ -107,7 +156,8 @@ pub enum Command {
     },
     /// Decode a token locally; with --verify also check its signature with the server key
     Inspect {
-        token: String,
+        /// Any token; `-` reads it from stdin (arguments show in `ps` and shell history)
+        token: TokenArg,
         /// Fetch the server key and check the signature (needs app credentials)
         #[arg(long)]
         verify: bool,
@@ -157,6 +207,59 @@ impl GrantOptions {
             grant,
             payload: self.payload.clone(),
             client_ip,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REFRESH: &str = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoicmVmcmVzaCJ9.refresh-signature-AAAA";
+    const ACCESS: &str = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoiYWNjZXNzIn0.access-signature-BBBB";
+    const SECRET: &str = "AppSecret-0123456789-AppSecret-0123456789-AppSecret-0123456789";
+
+    fn assert_redacted(shown: &str, secret: &str) {
+        assert!(!shown.contains(&secret[..16]), "{shown}");
+        assert!(!shown.contains(&secret[secret.len() - 12..]), "{shown}");
+        assert!(
+            shown.contains(&geniusauth::mask::fingerprint(secret)),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_a_token_or_the_app_secret() {
+        let commands: [&[&str]; 7] = [
+            &["login-verify", REFRESH],
+            &["refresh", REFRESH],
+            &["payload", REFRESH, "desk", "--access-token"],
+            &["revoke", REFRESH, ACCESS],
+            &["verify-access", REFRESH],
+            &["userinfo", REFRESH],
+            &["inspect", REFRESH],
+        ];
+        for args in commands {
+            let cli = Cli::try_parse_from(
+                [
+                    "geniusctl",
+                    "--app-code",
+                    "Ab3dE6g8",
+                    "--app-secret",
+                    SECRET,
+                ]
+                .iter()
+                .chain(args),
+            )
+            .unwrap();
+            for shown in [format!("{cli:?}"), format!("{cli:#?}")] {
+                assert_redacted(&shown, SECRET);
+                assert_redacted(&shown, REFRESH);
+                if args[0] == "revoke" {
+                    assert_redacted(&shown, ACCESS);
+                }
+                assert!(shown.contains("Ab3dE6g8"), "{shown}");
+            }
         }
     }
 }

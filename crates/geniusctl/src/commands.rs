@@ -1,22 +1,20 @@
 //! What each subcommand does.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::Path;
 use std::time::Duration;
 
+use geniusauth::mask::{fingerprint, mask};
 use geniusauth::tokens;
 use geniusauth::{Client, Config};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::browser;
-use crate::cli::{Command, GlobalOptions};
+use crate::cli::{Command, GlobalOptions, TokenArg};
 use crate::failure::Failure;
 use crate::output::print_json;
 use geniusauth::callback::{login_token_check, parse_callback, CallbackListener, Pages};
-
-/// Characters of a token shown in revoke reports: enough to tell tokens apart, too few to use.
-const TOKEN_PREFIX_CHARS: usize = 10;
 
 pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure> {
     match command {
@@ -27,11 +25,12 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
         } => {
             let client = client(global)?;
             let result = client
-                .login_verify(&login_token, &grant.login_options(client_ip))
+                .login_verify(&token(login_token)?, &grant.login_options(client_ip))
                 .await?;
             print_json(&result)
         }
         Command::Refresh { refresh_token } => {
+            let refresh_token = token(refresh_token)?;
             print_json(&client(global)?.refresh_access_token(&refresh_token).await?)
         }
         Command::Payload {
@@ -39,6 +38,7 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
             new_payload,
             access_token,
         } => {
+            let refresh_token = token(refresh_token)?;
             let update = client(global)?
                 .edit_payload(&refresh_token, &new_payload, access_token)
                 .await?;
@@ -64,13 +64,15 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
             revoke_all(&client, &tokens, audit.as_ref()).await
         }
         Command::VerifyAccess { access_token } => {
+            let access_token = token(access_token)?;
             print_json(&client(global)?.verify_access_token(&access_token).await?)
         }
         Command::Userinfo { access_token } => {
+            let access_token = token(access_token)?;
             print_json(&client(global)?.user_info(&access_token).await?)
         }
         Command::Users { ids } => print_json(&client(global)?.public_user_info(&ids).await?),
-        Command::Inspect { token, verify } => inspect(global, &token, verify).await,
+        Command::Inspect { token: arg, verify } => inspect(global, &token(arg)?, verify).await,
         Command::Login {
             grant,
             callback,
@@ -104,12 +106,50 @@ fn client(global: &GlobalOptions) -> Result<Client, Failure> {
     Ok(Client::new(config)?)
 }
 
-/// The arguments (none may be blank), then the file's lines. Nothing at all to revoke is a
-/// usage error: a script whose token list came out empty should hear about it.
-fn tokens_to_revoke(arguments: &[String], file: Option<&Path>) -> Result<Vec<String>, Failure> {
+/// A token argument's token: `-` reads the one token on stdin (surrounding whitespace and a
+/// final newline dropped), so that it shows neither in `ps` nor in the shell's history.
+fn token(argument: TokenArg) -> Result<String, Failure> {
+    if argument.0 != STDIN {
+        return Ok(argument.0);
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .lock()
+        .read_to_string(&mut text)
+        .map_err(|e| Failure::Usage(format!("cannot read standard input: {e}")))?;
+    let mut words = text.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some(token), None) => Ok(token.to_owned()),
+        (None, _) => Err(Failure::Usage(
+            "`-` reads the token from standard input, which holds none".into(),
+        )),
+        (Some(_), Some(_)) => Err(Failure::Usage(
+            "standard input holds more than one word: `-` reads one token".into(),
+        )),
+    }
+}
+
+/// The token argument that stands for standard input.
+const STDIN: &str = "-";
+
+/// The arguments (none may be blank; `-` reads stdin, one token per line), then the file's
+/// lines. Nothing at all to revoke is a usage error: a script whose token list came out empty
+/// should hear about it. Standard input is read once: `-` twice is refused (clap refuses
+/// arguments beside `--file`).
+fn tokens_to_revoke(arguments: &[TokenArg], file: Option<&Path>) -> Result<Vec<String>, Failure> {
+    let stdin = Path::new(STDIN);
+    if arguments.iter().filter(|a| a.0 == STDIN).count() > 1 {
+        return Err(Failure::Usage(
+            "standard input is read once: give `-` once".into(),
+        ));
+    }
     let mut tokens = Vec::new();
     for (position, argument) in arguments.iter().enumerate() {
-        let token = argument.trim();
+        if argument.0 == STDIN {
+            tokens.extend(read_token_lines(stdin)?);
+            continue;
+        }
+        let token = argument.0.trim();
         if token.is_empty() {
             return Err(Failure::Usage(format!(
                 "refresh token argument {} is empty",
@@ -120,12 +160,12 @@ fn tokens_to_revoke(arguments: &[String], file: Option<&Path>) -> Result<Vec<Str
     }
     if let Some(file) = file {
         tokens.extend(read_token_lines(file)?);
-        if tokens.is_empty() {
-            return Err(Failure::Usage(format!(
-                "no refresh tokens to revoke: {} has no token (blank lines are skipped)",
-                describe_source(file)
-            )));
-        }
+    }
+    if tokens.is_empty() {
+        let source = file.map_or_else(|| describe_source(stdin), describe_source);
+        return Err(Failure::Usage(format!(
+            "no refresh tokens to revoke: {source} has no token (blank lines are skipped)"
+        )));
     }
     Ok(tokens)
 }
@@ -162,12 +202,15 @@ fn read_token_lines(path: &Path) -> Result<Vec<String>, Failure> {
         .collect())
 }
 
-/// One line of `revoke` output: `{"token","ok":true}` or, on failure,
-/// `{"token","ok":false,"code","msg","error"}`.
+/// One line of `revoke` output: `{"token","fingerprint","ok":true}` or, on failure,
+/// `{"token","fingerprint","ok":false,"code","msg","error"}`.
 #[derive(Serialize)]
 struct RevokeLine {
-    /// The first characters of the token, then `…`: enough to tell tokens apart.
+    /// The masked tail, `…x9Qk9x` ([`geniusauth::mask::mask`]): every JWT starts alike, so its
+    /// end is what tells tokens apart.
     token: String,
+    /// The audit log's fingerprint of the token ([`geniusauth::mask::fingerprint`]).
+    fingerprint: String,
     ok: bool,
     /// On failure: the server's code, or `null` when no server answer was read (timeout,
     /// connection or TLS failure, an unreadable reply).
@@ -184,13 +227,12 @@ struct RevokeLine {
 
 impl RevokeLine {
     fn new(token: &str, result: &Result<(), geniusauth::Error>) -> RevokeLine {
-        let shown = format!(
-            "{}…",
-            token.chars().take(TOKEN_PREFIX_CHARS).collect::<String>()
-        );
+        let shown = mask(token);
+        let fingerprint = fingerprint(token);
         match result {
             Ok(()) => RevokeLine {
                 token: shown,
+                fingerprint,
                 ok: true,
                 code: None,
                 msg: None,
@@ -198,6 +240,7 @@ impl RevokeLine {
             },
             Err(error) => RevokeLine {
                 token: shown,
+                fingerprint,
                 ok: false,
                 code: Some(error.server_code()),
                 msg: Some(match error {

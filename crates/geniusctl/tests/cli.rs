@@ -11,6 +11,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use emulator_process::EmulatorProcess;
+use geniusauth::mask::{fingerprint, mask, HIDDEN};
 use geniusauth_emulator::StartupInfo;
 use serde_json::{json, Value};
 
@@ -366,12 +367,21 @@ fn login_refresh_payload_then_bulk_revoke_from_stdin() {
     assert_eq!(out.stderr, "");
     let printed: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(printed.len(), 4, "{}", out.stdout);
-    let ok_line = |token: &str| format!("{{\"token\":\"{}…\",\"ok\":true}}", &token[..10]);
+    let ok_line = |token: &str| {
+        format!(
+            "{{\"token\":\"{}\",\"fingerprint\":\"{}\",\"ok\":true}}",
+            mask(token),
+            fingerprint(token)
+        )
+    };
     assert_eq!(printed[0], ok_line(&second));
     assert_eq!(
         printed[1],
-        "{\"token\":\"not-a-real…\",\"ok\":false,\"code\":31,\
-         \"msg\":\"身份令牌无效或已过期\",\"error\":\"server\"}"
+        format!(
+            "{{\"token\":\"{HIDDEN}\",\"fingerprint\":\"{}\",\"ok\":false,\"code\":31,\
+             \"msg\":\"身份令牌无效或已过期\",\"error\":\"server\"}}",
+            fingerprint("not-a-real-token")
+        )
     );
     assert_eq!(printed[2], ok_line(&patched));
     assert_eq!(printed[3], ok_line(&third));
@@ -404,8 +414,12 @@ fn revoke_reports_network_failures_with_a_null_code() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let lines = out.lines();
     assert_eq!(lines.len(), 3, "{}", out.stdout);
-    assert_eq!(keys(&lines[0]), ["code", "error", "msg", "ok", "token"]);
-    assert_eq!(lines[0]["token"], format!("{}…", &tokens[0][..10]));
+    assert_eq!(
+        keys(&lines[0]),
+        ["code", "error", "fingerprint", "msg", "ok", "token"]
+    );
+    assert_eq!(lines[0]["token"], mask(&tokens[0]));
+    assert_eq!(lines[0]["fingerprint"], fingerprint(&tokens[0]));
     assert_eq!(lines[0]["ok"], false);
     assert_eq!(lines[0]["code"], Value::Null);
     assert_eq!(lines[0]["error"], "network");
@@ -416,7 +430,7 @@ fn revoke_reports_network_failures_with_a_null_code() {
         "{first_line}"
     );
     for line in &lines[1..] {
-        assert_eq!(keys(line), ["ok", "token"]);
+        assert_eq!(keys(line), ["fingerprint", "ok", "token"]);
         assert_eq!(line["ok"], true);
     }
     // The dropped request never reached the server: that token still works.
@@ -459,8 +473,13 @@ fn revoke_against_an_unreachable_server_tries_every_token() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     let lines = out.lines();
     assert_eq!(lines.len(), 2, "{}", out.stdout);
-    for (line, prefix) in lines.iter().zip(["first-refr…", "second-ref…"]) {
-        assert_eq!(line["token"], prefix);
+    // Too short to show a tail: the fingerprints tell them apart.
+    for (line, token) in lines
+        .iter()
+        .zip(["first-refresh-token", "second-refresh-token"])
+    {
+        assert_eq!(line["token"], HIDDEN);
+        assert_eq!(line["fingerprint"], fingerprint(token));
         assert_eq!(line["ok"], false);
         assert_eq!(line["code"], Value::Null);
         assert_eq!(line["error"], "connect");
@@ -516,6 +535,195 @@ fn revoke_with_nothing_to_revoke_is_a_usage_error() {
     assert_eq!(run(server.ctl().args(["refresh", &token])).code, 0);
 }
 
+/// Every command that takes a token takes `-` for it and reads the token from stdin, where
+/// neither `ps` nor the shell's history sees it.
+#[test]
+fn tokens_piped_on_stdin_work_for_every_command() {
+    let server = TestServer::start();
+    let login_token = server.login_token();
+    let out = run_with_stdin(
+        server
+            .ctl()
+            .args(["login-verify", "-", "--payload", "piped"]),
+        &format!("{login_token}\n"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let login = out.json();
+    assert_eq!(login["userID"], server.uid());
+    let refresh = login["refreshToken"].as_str().unwrap().to_owned();
+
+    let out = run_with_stdin(
+        server.ctl().args(["refresh", "-"]),
+        &format!("  {refresh}\r\n"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.json()["payload"], "piped");
+
+    let out = run_with_stdin(
+        server
+            .ctl()
+            .args(["payload", "-", "edited", "--access-token"]),
+        &refresh,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let edited = out.json();
+    let patched = edited["refreshToken"].as_str().unwrap().to_owned();
+    let access = edited["accessToken"].as_str().unwrap().to_owned();
+
+    let out = run_with_stdin(server.ctl().args(["verify-access", "-"]), &access);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.json(),
+        json!({"uid": server.uid(), "payload": "edited"})
+    );
+    let out = run_with_stdin(server.ctl().args(["userinfo", "-"]), &access);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.json()["userID"], server.uid());
+    let out = run_with_stdin(bare_ctl().args(["inspect", "-"]), &format!("{access}\n"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.json()["claims"]["type"], "Access");
+    let out = run_with_stdin(server.ctl().args(["inspect", "-", "--verify"]), &access);
+    assert_eq!(out.json()["verified"], true, "{}", out.stderr);
+
+    // revoke: `-` reads one token per line, beside tokens given as arguments.
+    let another = server.refresh_token();
+    let out = run_with_stdin(
+        server.ctl().args(["revoke", &another, "-"]),
+        &format!("\n{patched}\n\n"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines = out.lines();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert_eq!(lines[0]["fingerprint"], fingerprint(&another));
+    assert_eq!(lines[1]["fingerprint"], fingerprint(&patched));
+    assert!(
+        lines.iter().all(|line| line["ok"] == true),
+        "{}",
+        out.stdout
+    );
+    // The patched token shares the first one's record: both are revoked now.
+    for token in [&refresh, &patched, &another] {
+        let out = run_with_stdin(server.ctl().args(["refresh", "-"]), token);
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert_eq!(out.stderr_json()["code"], 31);
+    }
+}
+
+#[test]
+fn help_says_tokens_may_come_from_stdin_and_why() {
+    let top = run(bare_ctl().arg("--help"));
+    assert_eq!(top.code, 0, "{}", top.stderr);
+    assert!(
+        top.stdout.contains("`ps`") && top.stdout.contains("shell's history"),
+        "{}",
+        top.stdout
+    );
+    for command in [
+        "login-verify",
+        "refresh",
+        "payload",
+        "revoke",
+        "verify-access",
+        "userinfo",
+        "inspect",
+    ] {
+        let out = run(bare_ctl().args([command, "--help"]));
+        assert_eq!(out.code, 0, "{command}: {}", out.stderr);
+        assert!(
+            out.stdout.contains("`-` reads") && out.stdout.contains("`ps` and shell history"),
+            "{command}: {}",
+            out.stdout
+        );
+    }
+}
+
+/// `-` with nothing (or too much) on stdin, and stdin asked for twice, are usage errors; nothing
+/// is sent.
+#[test]
+fn a_dash_without_one_token_on_stdin_is_a_usage_error() {
+    let server = TestServer::start();
+    let token = server.refresh_token();
+    let refreshes_before = server.request_count(&format!("POST {REFRESH_ROUTE}"));
+    let cases: [(&[&str], &str, &str); 6] = [
+        (&["refresh", "-"], "", "standard input"),
+        (&["refresh", "-"], " \n\t\n", "standard input"),
+        (&["verify-access", "-"], "one two", "more than one"),
+        (&["inspect", "-"], "", "standard input"),
+        (&["revoke", "-"], "\n  \n", "standard input"),
+        (&["revoke", "-", "-"], &token, "read once"),
+    ];
+    for (args, input, mentioned) in cases {
+        let out = run_with_stdin(server.ctl().args(args), input);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stdout, "", "{args:?}");
+        assert!(
+            out.stderr.starts_with("geniusctl: error: ") && out.stderr.contains(mentioned),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(
+        server.request_count(&format!("POST {REFRESH_ROUTE}")),
+        refreshes_before
+    );
+    assert_eq!(server.request_count(&format!("DELETE {REFRESH_ROUTE}")), 0);
+    // The token was never revoked.
+    assert_eq!(run(server.ctl().args(["refresh", &token])).code, 0);
+}
+
+/// Revoke lines name each token by the audit log's fingerprint and its masked tail: different
+/// for every token (the first characters, `eyJhbGciOi…`, are the same for all), never the
+/// token, and the fingerprint is the one `--audit-log` records.
+#[test]
+fn revoke_lines_show_the_fingerprint_and_the_masked_tail_never_the_token() {
+    let server = TestServer::start();
+    let tokens: Vec<String> = (0..4).map(|_| server.refresh_token()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let out = run_with_stdin(
+        server
+            .ctl()
+            .args(["revoke", "--audit-log", log.to_str().unwrap(), "-"]),
+        &tokens.join("\n"),
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let printed: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(printed.len(), tokens.len(), "{}", out.stdout);
+    for (line, token) in printed.iter().zip(&tokens) {
+        assert_eq!(
+            *line,
+            format!(
+                "{{\"token\":\"…{}\",\"fingerprint\":\"{}\",\"ok\":true}}",
+                &token[token.len() - 6..],
+                fingerprint(token)
+            )
+        );
+        // No longer piece of the token than its 6-character tail.
+        for piece in token.as_bytes().windows(7) {
+            let piece = std::str::from_utf8(piece).unwrap();
+            assert!(!out.stdout.contains(piece), "{piece:?} in {}", out.stdout);
+        }
+    }
+    assert!(!out.stdout.contains("eyJ"), "{}", out.stdout);
+    let shown: std::collections::HashSet<String> = out
+        .lines()
+        .iter()
+        .map(|l| format!("{}{}", l["token"], l["fingerprint"]))
+        .collect();
+    assert_eq!(shown.len(), tokens.len(), "{}", out.stdout);
+
+    let logged: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|entry: &Value| entry["result"] == "revoked")
+        .collect();
+    assert_eq!(logged.len(), tokens.len());
+    for (entry, line) in logged.iter().zip(out.lines()) {
+        assert_eq!(entry["fingerprint"], line["fingerprint"]);
+    }
+}
+
 #[test]
 fn revoke_from_arguments_and_file() {
     let server = TestServer::start();
@@ -531,7 +739,7 @@ fn revoke_from_arguments_and_file() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         out.lines(),
-        [json!({"token": format!("{}…", &first[..10]), "ok": true})]
+        [json!({"token": mask(&first), "fingerprint": fingerprint(&first), "ok": true})]
     );
 
     let dir = tempfile::tempdir().unwrap();

@@ -47,22 +47,6 @@ pub use parse::{parse_tokens, ParsedTokens};
 pub use revoke::{CancelFlag, Outcome, RevokeJob};
 pub use session::{Connection, Selection, SupportError, SupportSession, SupportSnapshot};
 
-use sha2::{Digest, Sha256};
-
-/// `eyJhbG…x9Qk`: the first six and the last four characters; short strings are dotted out.
-pub fn mask(token: &str) -> String {
-    let chars: Vec<char> = token.chars().collect();
-    if chars.len() <= 12 {
-        return "•".repeat(chars.len().min(8));
-    }
-    let head: String = chars[..6].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}…{tail}")
-}
-
-/// The first 8 hex digits of the token's SHA-256: tells entries about the same token apart in the
-/// audit log without recording anything usable.
-pub fn fingerprint(token: &str) -> String {
-    let digest = Sha256::digest(token.trim().as_bytes());
-    hex::encode(&digest[..4])
-}
+/// The workspace's masking rule ([`geniusauth::mask`]): `…x9Qk9x`, the token's last characters
+/// (views), and the 8-hex-digit fingerprint the audit log records.
+pub use geniusauth::mask::{fingerprint, mask};

@@ -11,8 +11,9 @@ use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::Path;
 
-/// The tokens found in a text, in first-seen order, without duplicates.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The tokens found in a text, in first-seen order, without duplicates. `Debug` shows each token
+/// redacted ([`geniusauth::mask::redacted`]).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ParsedTokens {
     pub tokens: Vec<String>,
     /// Tokens seen again after their first occurrence (merged).
@@ -21,6 +22,22 @@ pub struct ParsedTokens {
     pub junk_lines: usize,
     /// Non-blank lines.
     pub lines: usize,
+}
+
+impl std::fmt::Debug for ParsedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tokens: Vec<_> = self
+            .tokens
+            .iter()
+            .map(|t| geniusauth::mask::Redacted(t))
+            .collect();
+        f.debug_struct("ParsedTokens")
+            .field("tokens", &tokens)
+            .field("duplicates", &self.duplicates)
+            .field("junk_lines", &self.junk_lines)
+            .field("lines", &self.lines)
+            .finish()
+    }
 }
 
 /// Shortest string accepted as a token: a GeniusAuth token is 200+ characters, but anything
@@ -195,5 +212,21 @@ mod tests {
         let parsed = parse_tokens(&decode_text(&bytes));
         assert_eq!(parsed.tokens, vec![T.to_owned()]);
         assert_eq!(parsed.junk_lines, 1);
+    }
+
+    #[test]
+    fn debug_never_shows_a_token() {
+        let first = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoicmVmcmVzaCJ9.first-signature-AAAA";
+        let second = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoiYWNjZXNzIn0.second-signature-BBBB";
+        let parsed = parse_tokens(&format!("{first}\n{second}\n{first}\n"));
+        assert_eq!(parsed.tokens, [first, second]);
+        for shown in [format!("{parsed:?}"), format!("{parsed:#?}")] {
+            for token in [first, second] {
+                assert!(!shown.contains(&token[..24]), "{shown}");
+                assert!(!shown.contains(&token[token.len() - 12..]), "{shown}");
+                assert!(shown.contains(&crate::fingerprint(token)), "{shown}");
+            }
+            assert!(shown.contains("duplicates: 1"), "{shown}");
+        }
     }
 }

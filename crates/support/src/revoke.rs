@@ -403,3 +403,23 @@ pub async fn open_log(log: &Arc<AuditLog>) -> Result<(), String> {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_debug_never_shows_the_token() {
+        let token = "eyJhbGciOiJFZERTQSJ9.eyJ0eXBlIjoicmVmcmVzaCJ9.job-signature-CCCC";
+        let job = RevokeJob {
+            id: 3,
+            token: token.to_owned(),
+            subject: Subject::of_token(token),
+        };
+        for shown in [format!("{job:?}"), format!("{job:#?}")] {
+            assert!(!shown.contains(&token[..24]), "{shown}");
+            assert!(!shown.contains(&token[token.len() - 12..]), "{shown}");
+            assert!(shown.contains(&crate::fingerprint(token)), "{shown}");
+        }
+    }
+}
