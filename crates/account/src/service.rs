@@ -1183,7 +1183,7 @@ impl AccountService {
     /// transient failure also shows the session offline; any other leaves it signed in (the
     /// server answered, or the trouble is on this machine) with the error in `retry`.
     fn retry_later(&self, which: &SessionId, err: &AccountError) {
-        let delay = {
+        let due_at = {
             let mut st = self.state();
             let message = messages::explain(err, &self.locale_of(&st.settings));
             let delay = st
@@ -1220,9 +1220,10 @@ impl AccountService {
                 message,
             });
             st.backoff = Some(delay);
-            delay
+            next_retry_at
         };
-        self.schedule_refresh(delay);
+        // The timer's due time is the one shown as `nextRetryAt`, not one computed a moment later.
+        self.schedule_refresh_at(due_at);
     }
 
     /// Code 31: the refresh token is dead. The session shows as expired, nothing retries it,
@@ -1546,6 +1547,12 @@ impl AccountService {
     /// One timer: fires once, `delay` from now, and refreshes (no polling). A new timer
     /// replaces the pending one.
     fn schedule_refresh(&self, delay: Duration) {
+        self.schedule_refresh_at(now_ms() + delay.as_millis() as i64);
+    }
+
+    /// [`Self::schedule_refresh`] for a due time in Unix milliseconds.
+    fn schedule_refresh_at(&self, due_at: i64) {
+        let delay = Duration::from_millis(due_at.saturating_sub(now_ms()).max(0) as u64);
         let weak = Arc::downgrade(&self.inner);
         // Held while spawning: the timer cannot look for its own entry before it is there.
         let mut st = self.state();
@@ -1569,11 +1576,7 @@ impl AccountService {
             }
             service.automatic_refresh().await;
         });
-        let timer = Timer {
-            id,
-            due_at: now_ms() + delay.as_millis() as i64,
-            task,
-        };
+        let timer = Timer { id, due_at, task };
         if let Some(old) = st.scheduled.replace(timer) {
             old.task.abort();
         }
