@@ -366,3 +366,245 @@ mod tests {
         assert_eq!(go_query_escape("a b*~é"), "a+b%2A~%C3%A9");
     }
 }
+
+/// Property tests on hostile input (256 cases per property, `PROPTEST_CASES` for more): Go's
+/// `url.ParseQuery` (net/url/url.go) and gin's form binding (gin/binding/form_mapping.go,
+/// `strconv.ParseInt` / `ParseBool`) are the reference.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::gojson::decode_first;
+    use proptest::prelude::*;
+    use proptest::test_runner::Config as ProptestConfig;
+
+    fn config() -> ProptestConfig {
+        let mut config = ProptestConfig::default();
+        if std::env::var_os("PROPTEST_CASES").is_none() {
+            config.cases = 256;
+        }
+        config.failure_persistence = None;
+        config.max_global_rejects = config.cases.max(1024);
+        config
+    }
+
+    /// One byte of a key or value, written as a client might: raw when that is unambiguous,
+    /// else (or by choice) `%XX` in either case, a space maybe as `+`.
+    fn escaped_byte(b: u8, choice: u8, in_key: bool) -> String {
+        let must_escape = matches!(b, b'%' | b'&' | b'+' | b';' | b'#')
+            || (in_key && b == b'=')
+            || !b.is_ascii()
+            || b.is_ascii_control();
+        match choice % 4 {
+            0 if b == b' ' => "+".to_owned(),
+            0 | 1 if !must_escape => char::from(b).to_string(),
+            2 => format!("%{b:02x}"),
+            _ => format!("%{b:02X}"),
+        }
+    }
+
+    fn encode(text: &str, choices: &[u8], in_key: bool) -> String {
+        text.bytes()
+            .enumerate()
+            .map(|(i, b)| escaped_byte(b, choices.get(i).copied().unwrap_or(0), in_key))
+            .collect()
+    }
+
+    fn pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+        prop::collection::vec(
+            (
+                prop_oneof![any::<String>(), "[a-zA-Z]{1,8}", Just(String::new())],
+                prop_oneof![any::<String>(), "[ -~]{0,12}", Just(String::new())],
+            ),
+            0..8,
+        )
+    }
+
+    /// A query part Go refuses: a `;`, or a `%` not followed by two hex digits.
+    fn bad_part() -> impl Strategy<Value = String> {
+        prop_oneof![
+            ("[a-z=]{0,4}", "[a-z=]{0,4}").prop_map(|(a, b)| format!("{a};{b}")),
+            ("[a-z]{0,4}", "[0-9a-fA-F]?[g-zG-Z%=]?").prop_map(|(a, b)| format!("{a}%{b}")),
+            ("[a-z]{1,4}", "[a-z]{0,4}", "[0-9a-fA-F]?[g-zG-Z%]?")
+                .prop_map(|(k, v, bad)| format!("{k}={v}%{bad}")),
+        ]
+        .prop_filter("really bad", |part| {
+            part.contains(';')
+                || query_unescape(part.split_once('=').map_or(part.as_str(), |p| p.0)).is_none()
+                || query_unescape(part.split_once('=').map_or("", |p| p.1)).is_none()
+        })
+    }
+
+    fn int_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|i| i.to_string()),
+            (0i64..1000).prop_map(|i| format!("+{i}")),
+            "[0-9]{19,22}",
+            "[-+]?[0-9]{0,3}[ .a-fxX_][0-9]{0,3}",
+            "[-+]{1,2}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn never_panics_on_arbitrary_queries(raw in prop_oneof![
+            any::<String>(),
+            "[a-z0-9%&=;+#A-F]{0,60}",
+        ]) {
+            let pairs = parse_go_query(&raw);
+            let form = parse_go_form_query(&raw);
+            if let Ok(form) = &form {
+                prop_assert_eq!(form, &pairs);
+            }
+            let fields = [field("a", Kind::Str), field("b", Kind::Int), field("c", Kind::Bool)];
+            let _ = bind_query(&pairs, &fields);
+            let _ = bind_form(&Method::POST, "application/x-www-form-urlencoded", raw.as_bytes(), &raw, &fields);
+        }
+
+        #[test]
+        fn escaped_pairs_round_trip(
+            pairs in pairs(),
+            choices in prop::collection::vec(any::<u8>(), 64),
+            go_escape in any::<bool>(),
+        ) {
+            let raw: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| if go_escape {
+                    format!("{}={}", go_query_escape(k), go_query_escape(v))
+                } else {
+                    format!("{}={}", encode(k, &choices, true), encode(v, &choices, false))
+                })
+                .collect();
+            let raw = raw.join("&");
+            prop_assert_eq!(&parse_go_query(&raw), &pairs);
+            prop_assert_eq!(&parse_go_form_query(&raw).expect("well formed"), &pairs);
+            // `url.Values.Get`: the first value of a key.
+            if let Some((key, value)) = pairs.first() {
+                let parsed = parse_go_query(&raw);
+                prop_assert_eq!(first_value(&parsed, key), Some(value.as_str()));
+            }
+        }
+
+        #[test]
+        fn bad_parts_are_dropped_or_refused(
+            parts in prop::collection::vec(
+                prop_oneof![
+                    (pairs(), any::<bool>()).prop_map(|(p, empty)| Ok((p, empty))),
+                    bad_part().prop_map(Err),
+                ],
+                0..8,
+            ),
+        ) {
+            let mut raw = Vec::new();
+            let mut kept = Vec::new();
+            let mut any_bad = false;
+            for part in &parts {
+                match part {
+                    Ok((pairs, empty)) => {
+                        for (k, v) in pairs {
+                            raw.push(format!("{}={}", go_query_escape(k), go_query_escape(v)));
+                            kept.push((k.clone(), v.clone()));
+                        }
+                        if *empty {
+                            raw.push(String::new());
+                        }
+                    }
+                    Err(bad) => {
+                        raw.push(bad.clone());
+                        any_bad = true;
+                    }
+                }
+            }
+            let raw = raw.join("&");
+            // URL.Query() drops what it cannot read; ParseForm (gin's form binding) fails.
+            prop_assert_eq!(&parse_go_query(&raw), &kept, "{:?}", raw);
+            prop_assert_eq!(parse_go_form_query(&raw).is_err(), any_bad, "{:?}", raw);
+            let fields = [field("token", Kind::Str)];
+            prop_assert_eq!(
+                bind_form(&Method::GET, "", b"", &raw, &fields).is_err(),
+                any_bad
+            );
+        }
+
+        #[test]
+        fn query_ints_and_bools_bind_like_strconv(
+            int in int_text(),
+            boolean in prop_oneof![
+                prop::sample::select(vec!["1", "t", "T", "TRUE", "true", "True", "0", "f", "F",
+                    "FALSE", "false", "False", ""]).prop_map(str::to_owned),
+                "[a-zA-Z01 ]{1,6}",
+            ],
+            later in any::<i64>(),
+        ) {
+            let query = vec![
+                ("valid".to_owned(), int.clone()),
+                ("valid".to_owned(), later.to_string()),
+                ("accessToken".to_owned(), boolean.clone()),
+            ];
+            let fields = [field("valid", Kind::Int), field("accessToken", Kind::Bool)];
+            // strconv.ParseInt(s, 10, 64): an optional sign and decimal digits, in range.
+            let digits = int.strip_prefix(['+', '-']).unwrap_or(&int);
+            let int_ok = int.is_empty() || (!digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && int.parse::<i128>().is_ok_and(|i| i64::try_from(i).is_ok()));
+            let bool_value = match boolean.as_str() {
+                "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+                "0" | "f" | "F" | "FALSE" | "false" | "False" | "" => Some(false),
+                _ => None,
+            };
+            match bind_query(&query, &fields) {
+                Ok(bound) => {
+                    prop_assert!(int_ok && bool_value.is_some());
+                    // The first value counts, an empty one is zero.
+                    prop_assert_eq!(bound.int("valid"), if int.is_empty() { 0 } else {
+                        int.parse::<i64>().expect("in range") });
+                    prop_assert_eq!(Some(bound.bool("accessToken")), bool_value);
+                }
+                Err(BindError) => prop_assert!(!int_ok || bool_value.is_none()),
+            }
+        }
+
+        #[test]
+        fn json_binds_like_encoding_json(
+            token in any::<String>(),
+            valid in any::<i64>(),
+            access in any::<bool>(),
+            key_case in prop::collection::vec(any::<bool>(), 11),
+            nulls in any::<(bool, bool, bool)>(),
+        ) {
+            // Any case of a field name matches it (Go's case folding).
+            let recase = |name: &str| -> String {
+                name.chars().zip(key_case.iter().cycle())
+                    .map(|(c, up)| if *up { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+                    .collect()
+            };
+            let value = |null: bool, v: serde_json::Value| if null { serde_json::Value::Null } else { v };
+            let body = serde_json::json!({
+                recase("token"): value(nulls.0, token.clone().into()),
+                recase("valid"): value(nulls.1, valid.into()),
+                recase("accessToken"): value(nulls.2, access.into()),
+                "unknown": [1, {"x": null}],
+            });
+            let fields = [field("token", Kind::Str), field("valid", Kind::Int), field("accessToken", Kind::Bool)];
+            let decoded = decode_first(body.to_string().as_bytes()).expect("valid JSON");
+            let bound = bind_json(&decoded, &fields).expect("binds");
+            // `null` leaves the zero value.
+            prop_assert_eq!(bound.str("token"), if nulls.0 { "" } else { token.as_str() });
+            prop_assert_eq!(bound.int("valid"), if nulls.1 { 0 } else { valid });
+            prop_assert_eq!(bound.bool("accessToken"), !nulls.2 && access);
+            // A value of another JSON type is an error, whatever else binds.
+            for (name, wrong) in [
+                ("token", serde_json::json!(1)),
+                ("valid", serde_json::json!("1")),
+                ("valid", serde_json::json!(1.5)),
+                ("accessToken", serde_json::json!("true")),
+                ("token", serde_json::json!([token])),
+            ] {
+                let body = serde_json::json!({"token": "t", (recase(name)): wrong});
+                let decoded = decode_first(body.to_string().as_bytes()).expect("valid JSON");
+                prop_assert_eq!(bind_json(&decoded, &fields).err(), Some(BindError));
+            }
+        }
+    }
+}

@@ -97,7 +97,7 @@ impl AuditEntry {
 
     /// Every word of `query` (case-insensitive) occurs in some field. An empty query matches.
     pub fn matches(&self, query: &str) -> bool {
-        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        let words: Vec<String> = query.split_whitespace().map(fold_case).collect();
         if words.is_empty() {
             return true;
         }
@@ -108,7 +108,7 @@ impl AuditEntry {
     fn search_text(&self) -> String {
         let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
         let code = self.code.map(|c| c.to_string()).unwrap_or_default();
-        [
+        let text = [
             self.time.as_str(),
             &self.tool,
             &self.actor,
@@ -129,9 +129,16 @@ impl AuditEntry {
             self.error.as_deref().unwrap_or(""),
             self.msg.as_deref().unwrap_or(""),
         ]
-        .join("\u{1f}")
-        .to_lowercase()
+        .join("\u{1f}");
+        fold_case(&text)
     }
+}
+
+/// Lower case, one character at a time. `str::to_lowercase` writes a word-final `Σ` as `ς`,
+/// so a search for `Σ` (or `σ`) would not find the `ΑΣ` it shows; per character, a run of a
+/// field's text always folds to a run of the folded field.
+fn fold_case(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).collect()
 }
 
 /// A new attempt id: unique within this process (a counter) and, with overwhelming likelihood,

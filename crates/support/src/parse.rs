@@ -171,10 +171,17 @@ pub fn read_token_file(path: &Path) -> Result<String, FileError> {
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
-    let units = bytes.chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
-    char::decode_utf16(units)
+    let pairs = bytes.chunks_exact(2);
+    // An odd last byte (a file cut short) is invalid like any other: U+FFFD, not nothing.
+    let odd = !pairs.remainder().is_empty();
+    let units = pairs.map(|pair| unit([pair[0], pair[1]]));
+    let mut text: String = char::decode_utf16(units)
         .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+        .collect();
+    if odd {
+        text.push(char::REPLACEMENT_CHARACTER);
+    }
+    text
 }
 
 #[cfg(test)]
