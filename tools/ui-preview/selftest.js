@@ -82,9 +82,10 @@
     // Rust writes the clipboard: the web view neither receives the token nor writes it.
     Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText: async (t) => { window.__copied = t; }, write: async () => { window.__copied = 'item'; } } });
     tid('btn-copy-access').click();
-    await until(() => tid('toast'));
-    check('copy → Rust clipboard + toast with the 60 s', Boolean(window.__mock.rustClipboard) && !window.__copied && /60/.test(tid('toast')?.textContent ?? ''),
-      `${window.__copied} / ${tid('toast')?.textContent}`);
+    const copiedToast = () => [...document.querySelectorAll('[data-testid="toast"]')].find((el) => /60/.test(el.textContent));
+    await until(copiedToast);
+    check('copy → Rust clipboard + toast with the 60 s', Boolean(window.__mock.rustClipboard) && !window.__copied && Boolean(copiedToast()),
+      `${window.__copied} / ${tid('toasts')?.textContent}`);
 
     // revoke dialog: focus trap + Esc
     tid('btn-revoke').focus();
