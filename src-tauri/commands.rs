@@ -169,12 +169,23 @@ async fn edit_payload(state: State<'_, AppState>, payload: String, new_access: b
     answer(&state, result)
 }
 
-/// The one reply that carries a token: the short-lived access token, for the clipboard.
+/// What `copy_access_token` answers: no token, only when the clipboard is cleared.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Copied {
+    clears_in_seconds: u64,
+}
+
+/// Rust writes the access token to the clipboard (out of clipboard history) and clears it
+/// after 60 s if it is still there; the token never crosses into the web view.
 #[tauri::command]
-fn copy_access_token(state: State<'_, AppState>) -> Reply<String> {
+fn copy_access_token(state: State<'_, AppState>) -> Reply<Copied> {
     state
         .service
-        .access_token()
+        .copy_access_token()
+        .map(|delay| Copied {
+            clears_in_seconds: delay.as_secs(),
+        })
         .map_err(|err| state.reject(err))
 }
 

@@ -38,12 +38,8 @@ pub fn init<R: Runtime>(app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Er
     let avatars = Arc::new(AvatarCache::new(paths.app_cache_dir()?.join("avatars")));
     session.set_avatar_fetcher(Arc::new(move |url: String, server: String| {
         let avatars = avatars.clone();
-        Box::pin(async move {
-            match avatars.fetch(&url, &server).await {
-                Ok(data_url) => Some(data_url),
-                Err(_) => avatars.cached(&url),
-            }
-        })
+        // Held in memory within account::avatar::MEMORY_CAP, least recently used out first.
+        Box::pin(async move { avatars.get(&url, &server).await })
     }));
     app.manage(SupportState { session });
     Ok(())

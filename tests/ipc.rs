@@ -3,9 +3,11 @@
 //! mock runtime, and the `state` events the app emits.
 //!
 //! What it proves: replies are snapshots or `{code, message}` rejections; no reply and no
-//! `state` event ever carries the refresh token, the app secret or any whole token (only
-//! `copy_access_token` returns the access token, by design); the UI can only call what the
-//! capability grants.
+//! `state` event ever carries a refresh token, an access token, the app secret or any whole
+//! token (`copy_access_token` puts the access token on the system clipboard from Rust and
+//! answers `{clearsInSeconds}`); the UI can only call what the capability grants.
+//!
+//! The copy writes the real clipboard: run it on a display (`scripts/test.sh` has Xvfb).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -27,6 +29,8 @@ struct App {
     events: Arc<Mutex<Vec<String>>>,
     /// Every reply and rejection, as JSON text.
     replies: Mutex<Vec<(String, String)>>,
+    /// Every access token the session held after a command (read on the Rust side).
+    access_tokens: Mutex<BTreeSet<String>>,
     dir: tempfile::TempDir,
 }
 
@@ -68,6 +72,7 @@ impl App {
             webview,
             events,
             replies: Mutex::default(),
+            access_tokens: Mutex::default(),
             dir,
         }
     }
@@ -90,7 +95,14 @@ impl App {
             Ok(v) | Err(v) => v.to_string(),
         };
         self.replies.lock().unwrap().push((cmd.to_owned(), text));
+        if let Ok(token) = self.service().access_token() {
+            self.access_tokens.lock().unwrap().insert(token);
+        }
         response
+    }
+
+    fn service(&self) -> &account::AccountService {
+        &self.app.state::<genius_account::AppState>().inner().service
     }
 
     fn ok(&self, cmd: &str, args: Value) -> Value {
@@ -228,10 +240,16 @@ fn commands_over_ipc_never_leak_secrets_and_reject_with_code_and_message() {
     assert_eq!(state["error"], Value::Null);
 
     app.ok("verify_access", json!({}));
-    // The one reply that carries a token: the access token, for the clipboard.
-    let access = app.ok("copy_access_token", json!({}));
-    let access = access.as_str().expect("a string").to_owned();
+    // Copy: Rust puts the access token on the clipboard; the reply only says when it is cleared.
+    let copied = app.ok("copy_access_token", json!({}));
+    assert_eq!(copied, json!({"clearsInSeconds": 60}));
+    let access = app.service().access_token().unwrap();
     assert!(has_jwt(&access));
+    let on_clipboard = arboard::Clipboard::new()
+        .expect("a display for the clipboard (run under xvfb-run)")
+        .get_text()
+        .unwrap();
+    assert_eq!(on_clipboard, access, "the clipboard holds the access token");
 
     let state = app.ok("revoke_session", json!({}));
     assert_eq!(state["session"], Value::Null);
@@ -294,7 +312,14 @@ fn commands_over_ipc_never_leak_secrets_and_reject_with_code_and_message() {
         "{secrets:?}"
     );
     secrets.insert(demo_secret);
-    secrets.insert(access.clone());
+    let access_tokens = app.access_tokens.lock().unwrap().clone();
+    assert!(access_tokens.contains(&access));
+    assert!(
+        access_tokens.len() >= 4,
+        "refreshes and payload edits made new access tokens: {}",
+        access_tokens.len()
+    );
+    secrets.extend(access_tokens);
 
     // The last event is what get_state says.
     let mut last_event: Value =
@@ -309,12 +334,8 @@ fn commands_over_ipc_never_leak_secrets_and_reject_with_code_and_message() {
     let events = app.events.lock().unwrap().clone();
     assert!(events.len() >= 20, "only {} state events", events.len());
     let replies = app.replies.lock().unwrap().clone();
-    for text in events.iter().chain(
-        replies
-            .iter()
-            .filter(|(cmd, _)| cmd != "copy_access_token")
-            .map(|(_, t)| t),
-    ) {
+    assert!(replies.iter().any(|(cmd, _)| cmd == "copy_access_token"));
+    for text in events.iter().chain(replies.iter().map(|(_, t)| t)) {
         for secret in &secrets {
             assert!(
                 !text.contains(secret.as_str()),
@@ -552,6 +573,12 @@ fn browser_sign_in_profiles_and_storage_over_ipc_never_leak_secrets() {
         secrets.iter().filter(|s| s.starts_with("eyJ")).count() >= 2,
         "two sign-ins stored two refresh tokens"
     );
+    let access_tokens = app.access_tokens.lock().unwrap().clone();
+    assert!(
+        access_tokens.len() >= 2,
+        "two sign-ins made two access tokens"
+    );
+    secrets.extend(access_tokens);
     let events = app.events.lock().unwrap().clone();
     assert!(events.len() >= 15, "only {} state events", events.len());
     let replies = app.replies.lock().unwrap().clone();

@@ -1,6 +1,6 @@
-// Clipboard writes. WebKit (the Linux webview) only allows them during the click that asked
-// for it, so when the text comes from an async invoke we hand the clipboard a promise
-// (ClipboardItem) synchronously, and fall back to writeText / execCommand otherwise.
+// Clipboard writes of what the UI already shows (an address, diagnostics): writeText, or
+// execCommand where WebKit refuses it. Tokens never come here: Rust puts the access token on
+// the clipboard itself (copy_access_token).
 
 function legacyCopy(text) {
   const active = document.activeElement;
@@ -33,31 +33,4 @@ export async function copyText(text) {
     /* fall through to the legacy path */
   }
   return legacyCopy(text);
-}
-
-/**
- * Copy text that is still being fetched. Call this synchronously inside the click handler.
- * Resolves {ok, text} — text is null when the fetch itself failed (then nothing is copied).
- */
-export async function copyLater(textPromise) {
-  let text = null;
-  const blob = textPromise.then((t) => {
-    text = t;
-    if (t == null) throw new Error('nothing to copy');
-    return new Blob([t], { type: 'text/plain' });
-  });
-  if (typeof ClipboardItem === 'function' && navigator.clipboard?.write) {
-    try {
-      await navigator.clipboard.write([new ClipboardItem({ 'text/plain': blob })]);
-      return { ok: true, text };
-    } catch {
-      /* not supported or not allowed: try the other ways below */
-    }
-  }
-  try {
-    await blob;
-  } catch {
-    return { ok: false, text: null };
-  }
-  return { ok: await copyText(text), text };
 }

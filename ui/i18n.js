@@ -254,7 +254,7 @@ const en = {
   'end.forgetBody2': 'The refresh token stays valid until {time}; anyone holding a copy could still use it.',
   'end.forgetBody3': 'To end it everywhere, revoke the session instead.',
 
-  'toast.copied': 'Access token copied',
+  'toast.copied': 'Access token copied; the clipboard is cleared in {seconds} s',
   'toast.copiedUrl': 'Address copied',
   'toast.copyFailed': 'Could not copy to the clipboard',
   'toast.payloadSaved': 'Payload saved',
@@ -664,7 +664,7 @@ const zh = {
   'end.forgetBody2': '刷新令牌在 {time} 之前仍然有效，持有副本的人仍可使用它。',
   'end.forgetBody3': '如需在所有地方结束会话，请改为注销会话。',
 
-  'toast.copied': '已复制访问令牌',
+  'toast.copied': '已复制访问令牌，剪贴板将在 {seconds} 秒后清空',
   'toast.copiedUrl': '已复制地址',
   'toast.copyFailed': '无法复制到剪贴板',
   'toast.payloadSaved': '载荷已保存',

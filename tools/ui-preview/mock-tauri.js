@@ -297,7 +297,9 @@
     copy_access_token: async () => {
       await sleep(latency / 2);
       if (failures.has('copy_access_token')) reject(makeError(failures.get('copy_access_token')));
-      return fakeJwt();
+      // The app writes the token to the clipboard in Rust; the reply carries no token.
+      window.__mock.rustClipboard = fakeJwt();
+      return { clearsInSeconds: 60 };
     },
     revoke_session: () => busy('revoke', async () => { state.session = null; }),
     forget_session: () => busy('forget', async () => { state.session = null; }),

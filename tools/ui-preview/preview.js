@@ -28,8 +28,6 @@
     },
     'setup-custom': async () => { (await wait('preset-custom')).click(); },
     copy: async () => {
-      // Headless Chromium has no clipboard permission: stand in for it to show the success path.
-      Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText: async (t) => { window.__copied = t; } } });
       const b = await wait('btn-copy-access'); await later(2600); b.click();
     },
     paste: async () => { type(await wait('signin-paste-input'), 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOjF9.c2ln'); type(await wait('signin-payload-input'), 'desk'); },

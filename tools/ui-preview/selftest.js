@@ -79,10 +79,13 @@
     check('refresh done re-enables', !tid('btn-refresh').disabled);
 
     // copy
-    Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText: async (t) => { window.__copied = t; } } });
+    // Rust writes the clipboard: the web view neither receives the token nor writes it.
+    Object.defineProperty(navigator, 'clipboard', { configurable: true, value: { writeText: async (t) => { window.__copied = t; }, write: async () => { window.__copied = 'item'; } } });
     tid('btn-copy-access').click();
-    await until(() => window.__copied);
-    check('copy → clipboard + toast', Boolean(window.__copied) && Boolean(tid('toast')), String(window.__copied));
+    const copiedToast = () => [...document.querySelectorAll('[data-testid="toast"]')].find((el) => /60/.test(el.textContent));
+    await until(copiedToast);
+    check('copy → Rust clipboard + toast with the 60 s', Boolean(window.__mock.rustClipboard) && !window.__copied && Boolean(copiedToast()),
+      `${window.__copied} / ${tid('toasts')?.textContent}`);
 
     // revoke dialog: focus trap + Esc
     tid('btn-revoke').focus();

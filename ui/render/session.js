@@ -4,7 +4,6 @@ import { h } from '../dom.js';
 import { t, fmtDateTime, fmtTime } from '../i18n.js';
 import { run, setUi, store, isBusy } from '../store.js';
 import { confirmDialog } from '../dialog.js';
-import { copyLater } from '../clipboard.js';
 import { toast } from '../toast.js';
 import { avatar, badge, button, countdown, cpLength, hostOf, icon, PAYLOAD_MAX, payloadCounter, updateCounter, setFieldError } from './widgets.js';
 
@@ -139,11 +138,12 @@ function refreshButton() {
 }
 
 async function copyAccess() {
-  // The token is fetched and handed to the clipboard without being kept anywhere in the UI.
-  const fetched = run('copy_access_token').then((res) => (res.ok ? String(res.value ?? '') : null));
-  const { ok, text } = await copyLater(fetched);
-  if (text == null) return; // the invoke failed: the error banner explains
-  toast(ok ? t('toast.copied') : t('toast.copyFailed'), { tone: ok ? 'success' : 'info' });
+  // Rust puts the token on the clipboard (out of clipboard history) and clears it later; the
+  // reply carries no token, only when that happens.
+  const res = await run('copy_access_token');
+  if (!res.ok) return; // the error banner explains (code `clipboard` when the write failed)
+  const seconds = Number(res.value?.clearsInSeconds) || 60;
+  toast(t('toast.copied', { seconds }), { tone: 'success' });
 }
 
 function payloadProblem(value) {

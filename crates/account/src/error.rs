@@ -28,6 +28,8 @@ pub enum AccountError {
     SignInCancelled,
     #[error("{path} may be read by other users (mode {mode:04o}); a secrets file must be its owner's only (0600)")]
     SecretsFileTooOpen { path: String, mode: u32 },
+    #[error("could not copy to the clipboard: {0}")]
+    Clipboard(String),
     #[error("no profile is selected")]
     NoProfile,
     #[error("not signed in")]
@@ -67,6 +69,7 @@ impl AccountError {
             AccountError::SignInCallbackMismatch { .. } => "sign_in_callback_mismatch",
             AccountError::SignInCancelled => "sign_in_cancelled",
             AccountError::SecretsFileTooOpen { .. } => "secrets_file_too_open",
+            AccountError::Clipboard(_) => "clipboard",
             AccountError::NoProfile => "no_profile",
             AccountError::NoSession => "no_session",
             AccountError::Internal(_) => "internal",

@@ -4,6 +4,7 @@
 
 pub mod atomic_file;
 pub mod avatar;
+pub mod clipboard;
 pub mod error;
 pub mod mask;
 pub mod messages;

@@ -67,6 +67,7 @@ fn chinese(err: &AccountError) -> Option<String> {
         AccountError::SecretsFileTooOpen { path, mode } => format!(
             "{path} 可被其他用户读取（权限 {mode:04o}）。密钥文件只能由其所有者读取（0600），修复权限后才能继续使用。"
         ),
+        AccountError::Clipboard(detail) => format!("无法复制到剪贴板：{detail}"),
         AccountError::NoProfile => "尚未选择配置。".into(),
         AccountError::NoSession => "尚未登录。".into(),
         _ => return None,

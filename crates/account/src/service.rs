@@ -12,6 +12,7 @@ use geniusauth::{Client, Grant, LoginOptions};
 use tokio::task::JoinHandle;
 
 use crate::avatar::AvatarCache;
+use crate::clipboard::SecretClipboard;
 use crate::error::{AccountError, ErrorReply};
 use crate::messages;
 use crate::profile::{Profile, ProfileInput};
@@ -49,6 +50,8 @@ pub struct ServiceConfig {
     pub request_timeout: Option<Duration>,
     /// How long a browser sign-in waits for the redirect (tests use short ones).
     pub sign_in_timeout: Duration,
+    /// How long a copied access token stays on the clipboard (tests use short ones).
+    pub clipboard_clear_after: Duration,
 }
 
 impl ServiceConfig {
@@ -61,6 +64,7 @@ impl ServiceConfig {
             refresh_lead: DEFAULT_REFRESH_LEAD,
             request_timeout: None,
             sign_in_timeout: SIGN_IN_TIMEOUT,
+            clipboard_clear_after: crate::clipboard::CLEAR_AFTER,
         }
     }
 }
@@ -90,6 +94,7 @@ struct Inner {
     file_store: Arc<dyn SecretStore>,
     demo_store: Arc<dyn SecretStore>,
     avatars: AvatarCache,
+    clipboard: SecretClipboard,
     state: Mutex<State>,
     /// Held while a refresh call is in flight: concurrent refreshes share one server call.
     refresh_gate: tokio::sync::Mutex<()>,
@@ -175,8 +180,10 @@ impl AccountService {
         let file_store: Arc<dyn SecretStore> =
             Arc::new(FileStore::new(config.data_dir.join(SECRETS_FILE)));
         let avatars = AvatarCache::new(config.cache_dir.join("avatars"));
+        let clipboard = SecretClipboard::new(config.clipboard_clear_after);
         let inner = Inner {
             config,
+            clipboard,
             settings_store,
             keyring,
             file_store,
@@ -1493,9 +1500,19 @@ impl AccountService {
         Ok(())
     }
 
-    /// The access token itself, for the clipboard.
+    /// The access token itself (Rust callers only: no command replies with it).
     pub fn access_token(&self) -> Result<String, AccountError> {
         self.session_access_token().map(|(_, token)| token)
+    }
+
+    /// Puts the access token on the system clipboard, out of clipboard history, and clears it
+    /// after `clipboard_clear_after` if the clipboard still holds it. Returns that delay.
+    pub fn copy_access_token(&self) -> Result<Duration, AccountError> {
+        let token = self.access_token()?;
+        self.inner
+            .clipboard
+            .copy_secret(token)
+            .map_err(|e| AccountError::Clipboard(e.0))
     }
 
     /// Revokes the refresh token on the server (and so every access token from it), then

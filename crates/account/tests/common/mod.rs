@@ -324,6 +324,7 @@ pub struct Options {
     pub refresh_lead: Option<Duration>,
     pub request_timeout: Option<Duration>,
     pub sign_in_timeout: Option<Duration>,
+    pub clipboard_clear_after: Option<Duration>,
 }
 
 impl Default for Options {
@@ -332,6 +333,7 @@ impl Default for Options {
             refresh_lead: None,
             request_timeout: Some(Duration::from_secs(2)),
             sign_in_timeout: None,
+            clipboard_clear_after: None,
         }
     }
 }
@@ -372,6 +374,9 @@ pub fn make_service(
     config.request_timeout = options.request_timeout;
     if let Some(timeout) = options.sign_in_timeout {
         config.sign_in_timeout = timeout;
+    }
+    if let Some(delay) = options.clipboard_clear_after {
+        config.clipboard_clear_after = delay;
     }
     AccountService::with_keyring(
         config,
