@@ -116,12 +116,19 @@ function applyFull(s) {
   sup.setVersion++;
 }
 
-/** Takes the new status; a run that just ended is announced (ui/announce.js). */
+/**
+ * Takes the new status. A run that ended since the last one is announced (ui/announce.js), once,
+ * even when its end arrives in the same event as its start; one that ended before the view
+ * loaded is not.
+ */
 function setStatus(status) {
-  const was = sup.status?.progress;
-  const now = status?.progress;
+  const before = sup.status;
   sup.status = status;
-  if (was?.running && now && !now.running) announceRevocation(now);
+  const p = status?.progress;
+  if (!before || !p || p.running || !p.finishedAt) return;
+  const was = before.progress;
+  if (was && !was.running && was.finishedAt === p.finishedAt) return;
+  announceRevocation(p);
 }
 
 /** Patches changed rows into the current view where they stay put; otherwise asks for a new one. */
