@@ -60,6 +60,29 @@ if ! command -v node >/dev/null 2>&1; then
     || { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs; }
 fi
 
+# The accessibility check of the e2e suite (tests/e2e/a11y.rs) injects axe-core into the real
+# window: a pinned release from the npm registry, kept in tests/e2e/vendor/ (ignored by git, never
+# shipped: ui/ does not see it). npm verifies the tarball against the registry's integrity hash.
+AXE_VERSION=4.14.1
+AXE_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e/vendor"
+axe_installed() {
+  [ -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ] &&
+    grep -q "\"version\": \"$AXE_VERSION\"" "$AXE_DIR/node_modules/axe-core/package.json" 2>/dev/null
+}
+if ! axe_installed; then
+  if ! command -v npm >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm \
+      || { $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends npm; }
+  fi
+  echo "install-deps: installing axe-core@$AXE_VERSION into $AXE_DIR"
+  mkdir -p "$AXE_DIR"
+  npm install --prefix "$AXE_DIR" --no-save --no-package-lock --no-audit --no-fund --ignore-scripts \
+    "axe-core@$AXE_VERSION" >/dev/null
+  axe_installed || { echo "install-deps: axe-core@$AXE_VERSION did not install" >&2; exit 1; }
+fi
+
 # Cargo tools, from crates.io, only when absent ("crate@version binary"): tauri-driver bridges
 # WebDriver to the app's window; the Tauri CLI (`cargo tauri`) builds the installers and icons,
 # and only the packaging scripts need it (it takes minutes to build).

@@ -12,7 +12,8 @@ export function isDialogOpen() {
 }
 
 /**
- * openModal({title, testid, tone, icon, build}) — build(ctx) returns {body: [nodes], actions: [nodes]}.
+ * openModal({title, testid, tone, icon, build}) — build(ctx) returns {body: [nodes], actions: [nodes],
+ * describedBy?: [ids]}: the ids of what explains the dialog (its aria-describedby).
  * ctx: {close(), setBusy(bool), setError(msg|null), dialog}
  */
 export function openModal({ title, testid, tone, icon: ic, build, wide, backdropClose = true }) {
@@ -38,7 +39,8 @@ export function openModal({ title, testid, tone, icon: ic, build, wide, backdrop
       errorBox.replaceChildren(...(msg ? [icon('alertCircle'), h('span', { text: msg })] : []));
     },
   };
-  const { body = [], actions = [] } = build(ctx);
+  const { body = [], actions = [], describedBy = [] } = build(ctx);
+  if (describedBy.length) dlg.setAttribute('aria-describedby', describedBy.join(' '));
 
   append(dlg, [
     h('div', { class: 'modal-head' },
@@ -127,10 +129,15 @@ export function confirmDialog({ title, body, confirmLabel, confirmTestid, tone =
         },
       });
       const cancel = button({ label: t('common.cancel'), variant: 'secondary', testid: 'btn-dialog-cancel', extra: { 'data-autofocus': '' }, onClick: () => ctx.close() });
-      return {
-        body: body.map((p) => (p instanceof Node ? p : h('p', { text: p }))),
-        actions: [cancel, confirm],
-      };
+      // The explanatory paragraphs describe the dialog: a screen reader reads them with the title.
+      const described = [];
+      const nodes = body.map((p) => {
+        if (p instanceof Node) return p;
+        const id = uid('dlg-desc');
+        described.push(id);
+        return h('p', { id, text: p });
+      });
+      return { body: nodes, actions: [cancel, confirm], describedBy: described };
     },
   });
 }

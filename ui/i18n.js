@@ -24,6 +24,16 @@ const en = {
   'state.expired': 'Session expired',
   'state.offline': 'Offline',
 
+  // The live region (ui/announce.js): transitions only, read out by screen readers.
+  'announce.signedIn': 'Signed in as {name}',
+  'announce.backOnline': 'Back online',
+  'announce.offline': 'Offline: the server cannot be reached; the session is kept',
+  'announce.expired': 'Session expired: sign in again',
+  'announce.signInTimedOut': 'Sign-in timed out',
+  'announce.error': 'Error: {message}',
+  'announce.revocationDone': 'Revocation finished: {revoked} revoked, {already} already invalid, {failed} failed',
+  'announce.revocationCancelled': 'Revocation cancelled: {revoked} revoked, {already} already invalid, {failed} failed, {cancelled} not sent',
+
   'prefs.language': 'Language',
   'prefs.langSystem': 'System',
   'prefs.theme': 'Theme',
@@ -68,7 +78,7 @@ const en = {
   'demo.badge': 'DEMO',
   'demo.badgeTitle': 'Demo mode: a built-in GeniusAuth emulator answers every request. Nothing leaves this computer.',
   'demo.signInAs': 'Sign in as a demo user',
-  'demo.signInAsUser': 'Sign in as demo user {name} (ID {id})',
+  'demo.signInAsPrefix': 'Sign in as demo user',
   'demo.signInHint': 'Test accounts on the built-in emulator. No password needed.',
 
   'profiles.heading': 'Profiles',
@@ -435,6 +445,15 @@ const zh = {
   'state.expired': '会话已失效',
   'state.offline': '离线',
 
+  'announce.signedIn': '已登录：{name}',
+  'announce.backOnline': '已恢复在线',
+  'announce.offline': '离线：无法连接服务器，会话已保留',
+  'announce.expired': '会话已失效，请重新登录',
+  'announce.signInTimedOut': '登录已超时',
+  'announce.error': '出错：{message}',
+  'announce.revocationDone': '吊销完成：已吊销 {revoked} 个，{already} 个本已失效，失败 {failed} 个',
+  'announce.revocationCancelled': '吊销已取消：已吊销 {revoked} 个，{already} 个本已失效，失败 {failed} 个，{cancelled} 个未发送',
+
   'prefs.language': '语言',
   'prefs.langSystem': '跟随系统',
   'prefs.theme': '主题',
@@ -479,7 +498,7 @@ const zh = {
   'demo.badge': 'DEMO',
   'demo.badgeTitle': '演示模式：所有请求都由内置的 GeniusAuth 模拟器处理，数据不会离开这台电脑。',
   'demo.signInAs': '以演示用户登录',
-  'demo.signInAsUser': '以演示用户 {name}（ID {id}）登录',
+  'demo.signInAsPrefix': '以演示用户登录：',
   'demo.signInHint': '内置模拟器中的测试账户，无需密码。',
 
   'profiles.heading': '配置',

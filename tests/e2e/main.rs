@@ -2,6 +2,7 @@
 //! redirect, refresh, verify, edit the payload, revoke; and the demo mode. Screenshots of each
 //! state go to `target/e2e-screenshots/`.
 
+mod a11y;
 mod harness;
 mod states;
 mod support;

@@ -106,7 +106,9 @@
     window.__mock.fail('verify_access', 'server');
     tid('btn-verify').click();
     await until(() => tid('error-banner'));
-    check('error banner with role=alert', tid('error-banner')?.getAttribute('role') === 'alert');
+    // Not a live region itself (it is rebuilt on every render): the shell's one live region says it.
+    check('error banner is not a live region', !tid('error-banner')?.getAttribute('role'));
+    check('the live region announces the error', Boolean(await until(() => /应用不存在|出错/.test(tid('announcer')?.textContent ?? ''))));
     check('server code + message shown', /4/.test(tid('error-server')?.textContent ?? '') && /应用不存在/.test(tid('error-server')?.textContent ?? ''));
     tid('btn-dismiss-error').click();
     await until(() => !tid('error-banner'));

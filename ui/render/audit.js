@@ -74,7 +74,7 @@ export function renderAudit() {
           placeholder: t('audit.searchPlaceholder'), 'aria-label': t('audit.searchPlaceholder'),
           onInput: (e) => { audit.query = e.target.value; searchLater(); },
         })),
-      audit.error ? h('p', { class: 'inline-alert small', role: 'alert', testid: 'audit-error' }, icon('alertCircle'), h('span', { text: audit.error })) : null,
+      audit.error ? h('p', { class: 'inline-alert small', testid: 'audit-error' }, icon('alertCircle'), h('span', { text: audit.error })) : null,
       v && v.unreadableLines ? h('p', { class: 'muted small', text: t('audit.unreadable', { n: v.unreadableLines }) }) : null,
       table(v),
       v ? h('p', { class: 'muted small audit-path' }, t('audit.file'), ' ', h('code', { testid: 'audit-path', text: v.path })) : null),

@@ -1,4 +1,6 @@
 // Banners above the page content: errors, storage problems, a damaged settings file, offline.
+// They are rebuilt on every render, so none is a live region: the one live region of the shell
+// (ui/announce.js) says what changed.
 
 import { h } from '../dom.js';
 import { t, fmtDateTime, fmtTime } from '../i18n.js';
@@ -9,7 +11,7 @@ export function errorBanner() {
   const err = currentError();
   if (!err) return null;
   const hasServer = err.serverCode != null || err.serverMsg;
-  return h('div', { class: 'banner banner-danger', role: 'alert', testid: 'error-banner', 'data-code': err.code },
+  return h('div', { class: 'banner banner-danger', testid: 'error-banner', 'data-code': err.code },
     icon('alertCircle', { cls: 'banner-icon' }),
     h('div', { class: 'banner-body' },
       h('p', { class: 'banner-title', testid: 'error-message', text: err.message || t('error.generic') }),
@@ -58,7 +60,7 @@ export function damagedSettingsBanner(snap) {
   const d = snap.damagedSettings;
   if (!d || store.ui.dismissedDamagedSettingsAt === d.at) return null;
   const reason = t(`settingsDamaged.reason.${d.reason}`);
-  return h('div', { class: 'banner banner-warning', role: 'alert', testid: 'settings-damaged-banner', 'data-reason': d.reason },
+  return h('div', { class: 'banner banner-warning', testid: 'settings-damaged-banner', 'data-reason': d.reason },
     icon('alert', { cls: 'banner-icon' }),
     h('div', { class: 'banner-body' },
       h('p', { class: 'banner-title', text: t('settingsDamaged.title') }),
@@ -74,7 +76,7 @@ export function damagedSettingsBanner(snap) {
 export function offlineBanner(session) {
   const off = session?.offline;
   if (session?.state !== 'offline' || !off) return null;
-  return h('div', { class: 'banner banner-info', role: 'status', testid: 'offline-banner' },
+  return h('div', { class: 'banner banner-info', testid: 'offline-banner' },
     icon('wifiOff', { cls: 'banner-icon' }),
     h('div', { class: 'banner-body' },
       h('p', { class: 'banner-title', text: t('offline.title') }),
@@ -91,7 +93,7 @@ export function offlineBanner(session) {
 export function retryBanner(session) {
   const retry = session?.retry;
   if (session?.state !== 'signed-in' || !retry) return null;
-  return h('div', { class: 'banner banner-warning', role: 'status', testid: 'retry-banner' },
+  return h('div', { class: 'banner banner-warning', testid: 'retry-banner' },
     icon('rotate', { cls: 'banner-icon' }),
     h('div', { class: 'banner-body' },
       h('p', { class: 'banner-title', text: t('retry.title') }),

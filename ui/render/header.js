@@ -34,7 +34,7 @@ function profileSwitcher(snap, active) {
       type: 'button',
       class: 'profile-trigger',
       testid: 'profile-switcher',
-      'aria-haspopup': 'true',
+      // A disclosure: it shows and hides the list below (no menu roles, so no aria-haspopup).
       'aria-expanded': String(open),
       'aria-controls': 'profile-menu',
       'aria-label': t('profiles.switcherLabel', { name: active?.name ?? '' }),

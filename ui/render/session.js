@@ -44,7 +44,7 @@ function userCard(user, profile) {
 /** Another user than last time signed in on this profile: worth a look (a mistake, or a page
  * that raced a login token of its own into the callback). */
 function previousUserNote(user, previous) {
-  return h('div', { class: 'banner banner-info', role: 'status', testid: 'previous-user' },
+  return h('div', { class: 'banner banner-info', testid: 'previous-user' },
     icon('info', { cls: 'banner-icon' }),
     h('div', { class: 'banner-body' },
       h('p', { class: 'banner-title', text: t('session.otherUserTitle', { name: user?.name ?? '' }) }),
@@ -52,7 +52,7 @@ function previousUserNote(user, previous) {
 }
 
 function expiringSoon(refresh) {
-  return h('div', { class: 'banner banner-warning', role: 'status', testid: 'refresh-expiring-soon' },
+  return h('div', { class: 'banner banner-warning', testid: 'refresh-expiring-soon' },
     icon('clock', { cls: 'banner-icon' }),
     h('div', { class: 'banner-body' },
       h('p', { class: 'banner-title', text: t('token.expiringSoonTitle') }),

@@ -2,7 +2,8 @@
 
 import { h, patch, findByKey } from '../dom.js';
 import { t } from '../i18n.js';
-import { store, setUi } from '../store.js';
+import { store, setUi, currentError } from '../store.js';
+import { mountAnnouncer, noteSnapshot } from '../announce.js';
 import { renderHeader } from './header.js';
 import { renderSetup } from './setup.js';
 import { renderSignedOut, renderExpired } from './signin.js';
@@ -18,7 +19,9 @@ export function mountShell(root) {
   const main = h('main', { class: 'content', id: 'main', tabindex: '-1' });
   const stateEl = h('span', { class: 'sr-only', testid: 'session-state', 'aria-hidden': 'true' });
   root.replaceChildren(appbar, h('div', { class: 'frame' }, sidebar, main), stateEl);
-  return { root, appbar, sidebar, main, stateEl };
+  // The one live region: outside everything that is re-rendered (ui/announce.js).
+  const announcer = mountAnnouncer(root);
+  return { root, appbar, sidebar, main, stateEl, announcer };
 }
 
 export const sessionState = (snap) => snap?.session?.state ?? 'signed-out';
@@ -26,6 +29,7 @@ export const sessionState = (snap) => snap?.session?.state ?? 'signed-out';
 export function renderShell(shell, snap) {
   const setup = !snap.activeProfileId;
   const ui = store.ui;
+  noteSnapshot(snap, currentError());
   if (ui.editing && snap.session?.state !== 'signed-in' && snap.session?.state !== 'offline') ui.editing = null;
   if (setup) ui.profileMenu = false;
   shell.root.classList.toggle('is-setup', setup);

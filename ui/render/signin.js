@@ -84,7 +84,7 @@ function pendingBlock(pending) {
   const urlInput = h('input', { class: 'input mono', readOnly: true, value: pending.url ?? '', testid: 'signin-url', key: 'signin-url',
     'aria-label': t('signin.pendingUrl'), onFocus: (e) => e.target.select() });
   return h('div', { class: 'pending', testid: 'signin-pending' },
-    h('div', { class: 'pending-head', role: 'status' },
+    h('div', { class: 'pending-head' },
       h('span', { class: 'spinner spinner-accent', 'aria-hidden': 'true' }),
       h('span', { class: 'pending-title', testid: 'signin-pending-title',
         text: pending.appName ? t('signin.pendingTitleApp', { name: pending.appName }) : t('signin.pendingTitle') }),
@@ -158,7 +158,6 @@ function demoCard(snap) {
         h('button', {
           type: 'button', class: 'demo-user', testid: 'demo-signin', 'data-uid': String(u.id),
           'data-signin-kind': 'demo', disabled: signinDisabled('demo'),
-          'aria-label': t('demo.signInAsUser', { name: u.name, id: u.id }),
           'aria-busy': isBusy('signin') && store.ui.demoUid === u.id ? 'true' : null,
           onClick: (e) => {
             if (e.currentTarget.disabled) return;
@@ -170,6 +169,8 @@ function demoCard(snap) {
           ? h('span', { class: 'avatar avatar-sm avatar-busy' }, spinner())
           : avatar({ userId: u.id, name: u.name, avatar: null }, { size: 'sm' }),
         h('span', { class: 'demo-user-text' },
+          // The name comes from the visible text (WCAG 2.5.3), with what the button does before it.
+          h('span', { class: 'sr-only', text: `${t('demo.signInAsPrefix')} ` }),
           h('span', { class: 'demo-user-name', text: u.name }),
           h('span', { class: 'demo-user-id', text: t('user.idShort', { id: u.id }) })))))));
 }

@@ -8,6 +8,7 @@ import { onEvent } from '../ipc.js';
 import { changed, run, store, isBusy } from '../store.js';
 import { confirmDialog, openModal } from '../dialog.js';
 import { toast } from '../toast.js';
+import { announce, announceRevocation } from '../announce.js';
 import { avatar, badge, button, icon, spinner, hostOf } from './widgets.js';
 import { virtualBody } from './vlist.js';
 
@@ -105,7 +106,7 @@ function applyFull(s) {
   const { rows, owners, ...status } = s;
   sup.version = s.version;
   sup.epoch = s.rowsEpoch;
-  sup.status = status;
+  setStatus(status);
   sup.rows = new Map(rows.map((r) => [r.id, r]));
   sup.order = rows.map((r) => r.id);
   sup.owners = new Map(Object.entries(owners ?? {}));
@@ -115,11 +116,26 @@ function applyFull(s) {
   sup.setVersion++;
 }
 
+/**
+ * Takes the new status. A run that ended since the last one is announced (ui/announce.js), once,
+ * even when its end arrives in the same event as its start; one that ended before the view
+ * loaded is not.
+ */
+function setStatus(status) {
+  const before = sup.status;
+  sup.status = status;
+  const p = status?.progress;
+  if (!before || !p || p.running || !p.finishedAt) return;
+  const was = before.progress;
+  if (was && !was.running && was.finishedAt === p.finishedAt) return;
+  announceRevocation(p);
+}
+
 /** Patches changed rows into the current view where they stay put; otherwise asks for a new one. */
 function applyPartial(s) {
   const { rows, owners, ...status } = s;
   sup.version = s.version;
-  sup.status = status;
+  setStatus(status);
   for (const r of rows ?? []) {
     const old = sup.rows.get(r.id);
     sup.rows.set(r.id, r);
@@ -288,7 +304,7 @@ export function renderSupport(snap) {
     h('p', { class: 'muted support-lead', text: t('support.lead') }),
     inputCard(st),
     st?.auditError ? auditErrorBanner(st.auditError) : null,
-    st?.keyError ? h('div', { class: 'banner banner-warning', role: 'status', testid: 'support-key-warning' },
+    st?.keyError ? h('div', { class: 'banner banner-warning', testid: 'support-key-warning' },
       icon('shieldAlert', { cls: 'banner-icon' }),
       h('div', { class: 'banner-body' },
         h('p', { class: 'banner-title', text: t('support.keyUnavailable') }),
@@ -299,7 +315,7 @@ export function renderSupport(snap) {
 }
 
 function auditErrorBanner(message) {
-  return h('div', { class: 'banner banner-danger', role: 'alert', testid: 'support-audit-error' },
+  return h('div', { class: 'banner banner-danger', testid: 'support-audit-error' },
     icon('alertCircle', { cls: 'banner-icon' }),
     h('div', { class: 'banner-body' },
       h('p', { class: 'banner-title', text: t('support.auditFailed') }),
@@ -339,7 +355,7 @@ function inputCard(st) {
       h('span', { class: 'appbar-spacer' }),
       sup.order.length ? button({ label: t('support.clear'), icon: 'trash', variant: 'ghost', size: 'sm', testid: 'support-clear',
         disabled: running, onClick: clearList }) : null),
-    parseSummary ? h('p', { class: 'support-summary small', role: 'status', testid: 'support-summary' },
+    parseSummary ? h('p', { class: 'support-summary small', testid: 'support-summary' },
       icon(parseSummary.added ? 'checkCircle' : 'info'),
       h('span', { text: summaryText(parseSummary) })) : null);
 }
@@ -362,6 +378,9 @@ async function parse() {
   if (res.ok) {
     ui.input.value = '';
     if (!ui.append) ui.selected.clear();
+    // The summary line is rebuilt with the view: the live region says it once.
+    const summary = res.value?.parse ?? sup.status?.parse;
+    if (summary) announce(summaryText(summary));
   }
 }
 
