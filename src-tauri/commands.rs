@@ -84,7 +84,10 @@ async fn use_file_store(state: State<'_, AppState>, enabled: bool) -> Reply {
 async fn fix_secrets_file_permissions(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
     let result = service
-        .run(busy!(fix_secrets_file_permissions), service.fix_secrets_file_permissions())
+        .run(
+            busy!(fix_secrets_file_permissions),
+            service.fix_secrets_file_permissions(),
+        )
         .await;
     answer(&state, result)
 }
@@ -118,7 +121,10 @@ async fn sign_in_paste(
 ) -> Reply {
     let service = &state.service;
     let result = service
-        .run(busy!(sign_in_paste), service.sign_in_with_token(token, payload))
+        .run(
+            busy!(sign_in_paste),
+            service.sign_in_with_token(token, payload),
+        )
         .await;
     answer(&state, result)
 }
@@ -142,14 +148,18 @@ async fn demo_sign_in(state: State<'_, AppState>, uid: u64, payload: Option<Stri
 #[tauri::command]
 async fn refresh_access(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run(busy!(refresh_access), service.refresh_access()).await;
+    let result = service
+        .run(busy!(refresh_access), service.refresh_access())
+        .await;
     answer(&state, result)
 }
 
 #[tauri::command]
 async fn verify_access(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run(busy!(verify_access), service.verify_access()).await;
+    let result = service
+        .run(busy!(verify_access), service.verify_access())
+        .await;
     answer(&state, result)
 }
 
@@ -164,7 +174,10 @@ async fn reload_user(state: State<'_, AppState>) -> Reply {
 async fn edit_payload(state: State<'_, AppState>, payload: String, new_access: bool) -> Reply {
     let service = &state.service;
     let result = service
-        .run(busy!(edit_payload), service.edit_payload(payload, new_access))
+        .run(
+            busy!(edit_payload),
+            service.edit_payload(payload, new_access),
+        )
         .await;
     answer(&state, result)
 }
@@ -192,14 +205,18 @@ fn copy_access_token(state: State<'_, AppState>) -> Reply<Copied> {
 #[tauri::command]
 async fn revoke_session(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run(busy!(revoke_session), service.revoke_session()).await;
+    let result = service
+        .run(busy!(revoke_session), service.revoke_session())
+        .await;
     answer(&state, result)
 }
 
 #[tauri::command]
 async fn forget_session(state: State<'_, AppState>) -> Reply {
     let service = &state.service;
-    let result = service.run(busy!(forget_session), service.forget_session()).await;
+    let result = service
+        .run(busy!(forget_session), service.forget_session())
+        .await;
     answer(&state, result)
 }
 

@@ -94,7 +94,8 @@ pub async fn open_token_file<R: Runtime>(
     let zh = state.service.locale() == "zh-CN";
     let Some(path) = pick(&app, false, zh, None)
         .await
-        .map_err(|err| state.reject(err))? else {
+        .map_err(|err| state.reject(err))?
+    else {
         return Ok(None);
     };
     // Read, decoded and size-checked in the support crate (support::parse::read_token_file).
@@ -184,7 +185,8 @@ pub async fn export_audit_csv<R: Runtime>(
     let zh = state.service.locale() == "zh-CN";
     let Some(path) = pick(&app, true, zh, Some("genius-account-audit.csv"))
         .await
-        .map_err(|err| state.reject(err))? else {
+        .map_err(|err| state.reject(err))?
+    else {
         return Ok(None);
     };
     let session = support.session.clone();

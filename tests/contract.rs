@@ -30,7 +30,9 @@ fn block<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
         .find(start)
         .unwrap_or_else(|| panic!("`{start}` not found"));
     let rest = &text[from + start.len()..];
-    &rest[..rest.find(end).unwrap_or_else(|| panic!("no `{end}` after `{start}`"))]
+    &rest[..rest
+        .find(end)
+        .unwrap_or_else(|| panic!("no `{end}` after `{start}`"))]
 }
 
 /// The words inside backticks in `text`.
@@ -44,12 +46,14 @@ fn backticked(text: &str) -> Vec<String> {
 
 #[test]
 fn names_are_unique_and_snake_case() {
-    assert_eq!(declared().len(), COMMANDS.len(), "a command is declared twice");
+    assert_eq!(
+        declared().len(),
+        COMMANDS.len(),
+        "a command is declared twice"
+    );
     for c in COMMANDS {
         assert!(
-            c.name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'_'),
+            c.name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
             "{}",
             c.name
         );
@@ -121,7 +125,10 @@ fn the_ui_marks_the_declared_busy_keys() {
     }
     assert_eq!(ui, declared_busy(), "ui/store.js BUSY");
     for name in ui.keys() {
-        assert!(declared().contains(name.as_str()), "{name} is not a command");
+        assert!(
+            declared().contains(name.as_str()),
+            "{name} is not a command"
+        );
     }
 }
 

@@ -55,16 +55,29 @@ mod tests {
             SupportError::TooManyTokens { max: 5000 },
             SupportError::NoTokens,
             SupportError::AuditLog("disk full".into()),
-            SupportError::FileTooLarge { name: "a.txt".into(), max: 32 << 20 },
+            SupportError::FileTooLarge {
+                name: "a.txt".into(),
+                max: 32 << 20,
+            },
         ];
         for err in &all {
             let zh = explain(err, "zh-CN");
             let en = explain(err, "en");
             assert_ne!(zh, en, "{err:?}");
-            assert!(zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{zh}");
+            assert!(
+                zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                "{zh}"
+            );
             assert!(en.is_ascii(), "{en}");
         }
         assert!(explain(&SupportError::TooManyTokens { max: 5000 }, "en").contains("5000"));
-        assert!(explain(&SupportError::FileTooLarge { name: "a.txt".into(), max: 32 << 20 }, "zh-CN").contains("32 MiB"));
+        assert!(explain(
+            &SupportError::FileTooLarge {
+                name: "a.txt".into(),
+                max: 32 << 20
+            },
+            "zh-CN"
+        )
+        .contains("32 MiB"));
     }
 }
