@@ -9,7 +9,7 @@ use account::avatar::AvatarCache;
 use account::ErrorReply;
 use serde::Serialize;
 use support::session::AuditView;
-use support::{Connection, Selection, SupportError, SupportSession, SupportSnapshot};
+use support::{Connection, Selection, SupportSession, SupportSnapshot};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use tauri_plugin_dialog::{DialogExt, FilePath};
 
