@@ -7,6 +7,7 @@ pub mod avatar;
 pub mod error;
 pub mod mask;
 pub mod messages;
+pub mod paths;
 pub mod profile;
 pub mod secret_store;
 pub mod service;

@@ -14,7 +14,10 @@ use clap::{Args, Parser, Subcommand};
                   per token). Exit codes: 0 ok; 1 the server refused (JSON {code,msg,httpStatus} \
                   on stderr), or revoke had a failure; 2 usage or invalid input; 3 network \
                   trouble, an unreadable reply, or an internal error (a bug in geniusctl: one \
-                  line on stderr, no backtrace)."
+                  line on stderr, no backtrace).\n\n`status` and `token` read the Genius Account \
+                  app's session and print text (see their --help); they add: 4 no such profile, \
+                  5 signed out, 6 the session has ended (server code 31), 7 the keyring or \
+                  secrets file cannot be read; `status` exits 1 when not signed in."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -130,6 +133,23 @@ pub enum Command {
         /// Do not open a browser; only print the sign-in URL on stderr
         #[arg(long, hide = true)]
         no_browser: bool,
+    },
+    /// The Genius Account app's profiles and who is signed in on each (exit 1: not signed in)
+    #[command(long_about = crate::app_session::STATUS_HELP)]
+    Status {
+        /// Only this profile of the app (its name or id)
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// One JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a fresh access token of the app's session on stdout, nothing else
+    #[command(long_about = crate::app_session::TOKEN_HELP)]
+    Token {
+        /// This profile of the app (its name or id) instead of the active one
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
     },
 }
 

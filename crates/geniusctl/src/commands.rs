@@ -9,6 +9,7 @@ use geniusauth::{Client, Config};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::app_session;
 use crate::browser;
 use crate::cli::{Command, GlobalOptions};
 use crate::failure::Failure;
@@ -86,6 +87,8 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
                 .await?;
             print_json(&result)
         }
+        Command::Status { profile, json } => app_session::status(profile.as_deref(), json).await,
+        Command::Token { profile } => app_session::token(profile.as_deref()).await,
     }
 }
 

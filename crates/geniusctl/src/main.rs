@@ -1,5 +1,6 @@
 //! geniusctl: GeniusAuth from the command line, for scripting and support work.
 
+mod app_session;
 mod browser;
 mod cli;
 mod commands;
