@@ -39,10 +39,10 @@ pub const STATUS_HELP: &str = "The Genius Account app's profiles, read from its 
     Without --profile every profile is listed and the exit status is about the app's active \
     profile (the one `geniusctl token` uses); with --profile NAME (a profile's name or id) only \
     that one.\n\n\
-    Exit status: 0 signed in; 1 not signed in (signed out, or the session has expired); 2 usage; \
-    4 no such profile (no settings file, no profiles, or none of that name); 7 the secrets cannot \
-    be read (the keyring is unavailable or locked, the secrets file is damaged or readable by \
-    others).";
+    Exit status:\n  0  signed in\n  1  not signed in (signed out, or the session has expired)\n  \
+    2  usage\n  4  no such profile (no settings file, no profiles, or none of that name)\n  \
+    7  the secrets cannot be read (the keyring is unavailable or locked, the secrets file is \
+    damaged or readable by others)";
 
 pub const TOKEN_HELP: &str = "Prints a fresh access token of the Genius Account app's session \
     on stdout, and nothing else: the profile's refresh token and app secret are read from the \
@@ -50,13 +50,15 @@ pub const TOKEN_HELP: &str = "Prints a fresh access token of the Genius Account 
     a new access token. For scripts: curl -H \"Authorization: $(geniusctl token)\" …\n\n\
     The profile is the app's active one, or --profile NAME (a profile's name or id). Nothing is \
     changed on this computer: the app keeps managing its session.\n\n\
-    Exit status: 0 the token is on stdout; 1 the server refused otherwise (JSON {code,msg,\
-    httpStatus} on stderr); 2 usage; 3 network trouble or an unreadable reply; 4 no such profile \
-    (no settings file, no profiles, none of that name, or no app secret stored for it); 5 signed \
-    out (no session stored for the profile: sign in in the app); 6 the session has ended (the \
-    server says code 31: the refresh token was revoked or has expired; sign in again in the app); \
-    7 the secrets cannot be read (the keyring is unavailable or locked or did not answer; the \
-    secrets file is damaged or readable by others). Errors are one line on stderr.";
+    Exit status (errors are one line on stderr):\n  0  the token is on stdout\n  \
+    1  the server refused otherwise (JSON {code,msg,httpStatus} on stderr)\n  2  usage\n  \
+    3  network trouble or an unreadable reply\n  \
+    4  no such profile (no settings file, no profiles, none of that name, or no app secret \
+    stored for it)\n  5  signed out (no session stored for the profile: sign in in the app)\n  \
+    6  the session has ended (the server says code 31: the refresh token was revoked or has \
+    expired; sign in again in the app)\n  \
+    7  the secrets cannot be read (the keyring is unavailable or locked or did not answer; the \
+    secrets file is damaged or readable by others)";
 
 /// The app's files, as found now.
 struct AppFiles {

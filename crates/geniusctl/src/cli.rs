@@ -151,6 +151,13 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         profile: Option<String>,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): geniusctl man > geniusctl.1
+    Man,
 }
 
 #[derive(Debug, Args)]

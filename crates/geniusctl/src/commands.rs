@@ -89,6 +89,8 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
         }
         Command::Status { profile, json } => app_session::status(profile.as_deref(), json).await,
         Command::Token { profile } => app_session::token(profile.as_deref()).await,
+        Command::Completions { shell } => crate::generate::completions(shell),
+        Command::Man => crate::generate::man(),
     }
 }
 

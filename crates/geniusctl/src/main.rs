@@ -5,6 +5,7 @@ mod browser;
 mod cli;
 mod commands;
 mod failure;
+mod generate;
 mod internal_error;
 mod output;
 
