@@ -8,6 +8,7 @@ pub mod clipboard;
 pub mod error;
 pub mod mask;
 pub mod messages;
+pub mod paths;
 pub mod profile;
 pub mod secret_store;
 pub mod service;

@@ -143,6 +143,15 @@ impl FileStore {
         }
     }
 
+    /// A store at `path` for a reader beside the app (`geniusctl`): nothing is removed, not
+    /// even a leftover `secrets.tmp`, which may be the app's write in progress.
+    pub fn beside_the_app(path: impl Into<PathBuf>) -> Self {
+        FileStore {
+            path: path.into(),
+            lock: Mutex::new(()),
+        }
+    }
+
     /// Narrows the file at `path` to its owner (0600), when the user asks for it after
     /// [`AccountError::SecretsFileTooOpen`]. A missing file is left missing.
     pub fn restrict_to_owner(path: &Path) -> Result<(), AccountError> {

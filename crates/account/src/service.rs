@@ -59,7 +59,7 @@ impl ServiceConfig {
         ServiceConfig {
             data_dir,
             cache_dir,
-            keyring_service: "club.ncuhome.genius-account".into(),
+            keyring_service: crate::paths::APP_IDENTIFIER.into(),
             system_locale,
             refresh_lead: DEFAULT_REFRESH_LEAD,
             request_timeout: None,

@@ -51,15 +51,23 @@ pub struct DamagedSettings {
 /// The settings as a JSON file (the app's `settings.json`, and every test's).
 pub struct JsonSettingsFile(pub PathBuf);
 
+impl JsonSettingsFile {
+    /// The stored settings, read only: `Ok(None)` when there is no file yet. Unlike
+    /// [`SettingsStore::load`] a damaged file is reported and left where it is (for readers
+    /// beside the app, such as `geniusctl`, which must not move the app's files).
+    pub fn read(&self) -> Result<Option<Settings>, SettingsDamage> {
+        match std::fs::read(&self.0) {
+            Ok(bytes) => parse(&bytes).map(Some),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(_) => Err(SettingsDamage::Unreadable),
+        }
+    }
+}
+
 impl SettingsStore for JsonSettingsFile {
     fn load(&self) -> LoadedSettings {
         let path = &self.0;
-        let parsed = match std::fs::read(path) {
-            Ok(bytes) => parse(&bytes),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
-            Err(_) => Err(SettingsDamage::Unreadable),
-        };
-        match parsed {
+        match self.read().map(Option::unwrap_or_default) {
             Ok(settings) => LoadedSettings {
                 settings,
                 damaged: None,

@@ -19,7 +19,11 @@ use geniusauth::mask::{Redacted, RedactedOpt};
                   line on stderr, no backtrace).\n\nTokens and the app secret given as \
                   arguments show in `ps` and in the shell's history. Give `-` instead of a \
                   token and pipe it on stdin (`revoke -` reads one token per line), and put the \
-                  secret in GENIUS_APP_SECRET."
+                  secret in GENIUS_APP_SECRET.\n\n\
+                  `status` and `token` read the Genius Account \
+                  app's session and print text (see their --help); they add: 4 no such profile, \
+                  5 signed out, 6 the session has ended (server code 31), 7 the keyring or \
+                  secrets file cannot be read; `status` exits 1 when not signed in."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -181,6 +185,30 @@ pub enum Command {
         #[arg(long, hide = true)]
         no_browser: bool,
     },
+    /// The Genius Account app's profiles and who is signed in on each (exit 1: not signed in)
+    #[command(long_about = crate::app_session::STATUS_HELP)]
+    Status {
+        /// Only this profile of the app (its name or id)
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+        /// One JSON document instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a fresh access token of the app's session on stdout, nothing else
+    #[command(long_about = crate::app_session::TOKEN_HELP)]
+    Token {
+        /// This profile of the app (its name or id) instead of the active one
+        #[arg(long, value_name = "NAME")]
+        profile: Option<String>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): geniusctl man > geniusctl.1
+    Man,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ use geniusauth::{Client, Config};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::app_session;
 use crate::browser;
 use crate::cli::{Command, GlobalOptions, TokenArg};
 use crate::failure::Failure;
@@ -88,6 +89,10 @@ pub async fn run(global: &GlobalOptions, command: Command) -> Result<(), Failure
                 .await?;
             print_json(&result)
         }
+        Command::Status { profile, json } => app_session::status(profile.as_deref(), json).await,
+        Command::Token { profile } => app_session::token(profile.as_deref()).await,
+        Command::Completions { shell } => crate::generate::completions(shell),
+        Command::Man => crate::generate::man(),
     }
 }
 

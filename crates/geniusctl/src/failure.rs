@@ -30,6 +30,9 @@ pub enum Failure {
     Network(String),
     /// Some items of a bulk command failed; each was already reported on stdout.
     Partial,
+    /// A command's own exit status (`status`, `token`: see `app_session`), with one line for
+    /// stderr, or none when stdout already told.
+    Exit { code: i32, message: Option<String> },
 }
 
 impl Failure {
@@ -38,6 +41,17 @@ impl Failure {
             Failure::Server { .. } | Failure::Partial => EXIT_SERVER,
             Failure::Usage(_) => EXIT_USAGE,
             Failure::Network(_) => EXIT_NETWORK,
+            Failure::Exit { code, .. } => *code,
+        }
+    }
+
+    /// The sentence a failure reports, if it is one.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Failure::Usage(message) | Failure::Network(message) => Some(message),
+            Failure::Exit { message, .. } => message.as_deref(),
+            Failure::Server { msg, .. } => Some(msg),
+            Failure::Partial => None,
         }
     }
 
@@ -61,7 +75,11 @@ impl Failure {
             }
             Failure::Usage(message) => eprintln!("geniusctl: error: {message}"),
             Failure::Network(message) => eprintln!("geniusctl: {message}"),
-            Failure::Partial => {}
+            Failure::Exit {
+                message: Some(message),
+                ..
+            } => eprintln!("geniusctl: {message}"),
+            Failure::Partial | Failure::Exit { message: None, .. } => {}
         }
     }
 }

@@ -1,9 +1,11 @@
 //! geniusctl: GeniusAuth from the command line, for scripting and support work.
 
+mod app_session;
 mod browser;
 mod cli;
 mod commands;
 mod failure;
+mod generate;
 mod internal_error;
 mod output;
 
