@@ -192,13 +192,24 @@ async fn every_screen_passes_the_wcag_rules_of_axe_in_both_themes() {
     let app = App::launch(&[], &[("LANG", "en_US.UTF-8")]).await;
 
     // The live region: there from the start, outside everything that is re-rendered.
-    app.client
-        .execute(
-            "document.querySelector('[data-testid=\"announcer\"]').__a11yMark = 'first'; return true;",
-            vec![],
-        )
+    // Marked as soon as the shell has mounted it (the window may still be loading the page).
+    let mark = "const e = document.querySelector('[data-testid=\"announcer\"]'); \
+        if (!e) return false; e.__a11yMark = 'first'; return true;";
+    let started = std::time::Instant::now();
+    while !app
+        .client
+        .execute(mark, vec![])
         .await
-        .unwrap();
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the live region never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     // The forced-colours focus ring is in the stylesheet the window uses: a system colour.
     let forced = r#"
