@@ -1,6 +1,7 @@
 //! Crash safety, by force: the account service runs sign-in, payload edits, preference changes
 //! and forget in a loop in a process of its own (this test binary, run again), with its secrets
-//! in the opt-in file store; it is SIGKILLed after a random delay, 20 times over the same files.
+//! in the opt-in file store; it is SIGKILLed a random few milliseconds into one of its operations,
+//! 20 times over the same files.
 //! After each kill the files must hold the state before the operation cut off or after it,
 //! never neither (no damaged, empty or missing file, no lost profile or app secret), and the app
 //! must start on them as if nothing had happened.
@@ -205,7 +206,11 @@ async fn sigkill_at_random_points_leaves_the_old_state_or_the_new_one() {
 
     for round in 1..=ROUNDS {
         let context = format!("round {round} (seed {seed})");
-        let lines = run_and_kill(&dir, &emu, rng.below(150) + 10).await;
+        // Kill during the k-th operation of the round, k = 1..=7 in turn so that every kind of
+        // operation completes in some round however slow the machine is, a few milliseconds
+        // after it began (each write is delayed by 5 ms, so the kill often lands mid-save).
+        let begins = 1 + round % 7;
+        let lines = run_and_kill(&dir, &emu, begins, rng.below(25)).await;
         let mut in_progress: Option<Vec<String>> = None;
         for line in &lines {
             let words: Vec<String> = line.split(' ').map(str::to_owned).collect();
@@ -315,9 +320,9 @@ async fn sigkill_at_random_points_leaves_the_old_state_or_the_new_one() {
     );
 }
 
-/// Starts the child under strace, waits until its service has started, lets it work for
-/// `delay_ms`, SIGKILLs it and returns what it printed.
-async fn run_and_kill(dir: &Path, emu: &Emu, delay_ms: u64) -> Vec<String> {
+/// Starts the child under strace, waits until it has begun its `begins`-th operation, lets it
+/// work for `delay_ms` more, SIGKILLs it and returns what it printed.
+async fn run_and_kill(dir: &Path, emu: &Emu, begins: usize, delay_ms: u64) -> Vec<String> {
     let run = json!({
         "dir": dir, "server": emu.url(), "appCode": emu.info.app_code, "uid": emu.uid(),
     });
@@ -345,25 +350,37 @@ async fn run_and_kill(dir: &Path, emu: &Emu, delay_ms: u64) -> Vec<String> {
         .spawn()
         .expect("strace runs (scripts/install-deps.sh installs it)");
     let stdout = BufReader::new(child.stdout.take().unwrap());
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<String>();
+    let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let reader = std::thread::spawn(move || {
-        let mut ready_tx = Some(ready_tx);
         let mut lines = Vec::new();
         for line in stdout.lines().map_while(Result::ok) {
-            // libtest may have started the line with the test's name.
-            if let Some((_, pid)) = line.split_once("ready ") {
-                if let Some(tx) = ready_tx.take() {
-                    let _ = tx.send(pid.to_owned());
-                }
-            }
+            let _ = line_tx.send(line.clone());
             lines.push(line);
         }
         lines
     });
-    let pid = tokio::time::timeout(Duration::from_secs(20), ready_rx)
+    // Time is counted in the child's own steps, not in milliseconds: a loaded machine only
+    // makes the round longer.
+    let progress = async {
+        let mut pid = None;
+        let mut begun = 0;
+        while let Some(line) = line_rx.recv().await {
+            // libtest may have started the line with the test's name.
+            if let Some((_, id)) = line.split_once("ready ") {
+                pid.get_or_insert_with(|| id.to_owned());
+            } else if line.starts_with("begin ") {
+                begun += 1;
+                if begun == begins {
+                    break;
+                }
+            }
+        }
+        pid
+    };
+    let pid = tokio::time::timeout(Duration::from_secs(120), progress)
         .await
-        .expect("the child started its service")
-        .expect("the child printed its pid");
+        .unwrap_or_else(|_| panic!("the child did not begin operation {begins} within 120 s"))
+        .expect("the child printed its pid before it ended");
     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     // The test binary itself, not strace: it dies at once, wherever it is.
     let killed = Command::new("kill").args(["-KILL", &pid]).status().unwrap();
