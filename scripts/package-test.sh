@@ -6,7 +6,8 @@
 #   bash scripts/package-test.sh --reuse   # test the packages already in target/release/bundle/
 #
 # 1. checks the metadata and contents of both packages (dpkg-deb, rpm, desktop-file-validate);
-# 2. installs the .deb with apt on this machine (root or sudo) and checks what it put where;
+# 2. installs the .deb with apt on this machine (root or sudo) and checks what it put where, and
+#    runs the installed /usr/bin/geniusctl (version, status, completions, man page);
 # 3. starts the INSTALLED /usr/bin/genius-account in demo mode under Xvfb in a private D-Bus
 #    session and drives it through WebDriver (tests/installed.rs): the demo screen, the About
 #    dialog's version and commit, a demo sign-in; screenshots in target/package-test/;
@@ -94,9 +95,14 @@ for path in usr/bin/genius-account "$desktop_path" usr/share/doc/genius-account/
   usr/share/icons/hicolor/64x64/apps/genius-account.png \
   usr/share/icons/hicolor/128x128/apps/genius-account.png \
   usr/share/icons/hicolor/256x256@2/apps/genius-account.png \
-  usr/share/icons/hicolor/512x512/apps/genius-account.png; do
+  usr/share/icons/hicolor/512x512/apps/genius-account.png \
+  usr/bin/geniusctl usr/share/bash-completion/completions/geniusctl \
+  usr/share/zsh/vendor-completions/_geniusctl usr/share/fish/vendor_completions.d/geniusctl.fish \
+  usr/share/man/man1/geniusctl.1.gz; do
   check "contains /$path" has_line "$contents" "$path"
 done
+check "/usr/bin/geniusctl is executable in the .deb" \
+  bash -c 'dpkg-deb -c "$1" | grep -E "^-rwxr-xr-x .* (\./)?usr/bin/geniusctl$" >/dev/null' _ "$deb"
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" --wildcards "*$desktop_path"
 desktop="$work/$desktop_path"
 [ -f "$desktop" ] || desktop="$work/./$desktop_path"
@@ -121,7 +127,10 @@ check "Requires libwebkit2gtk-4.1.so.0" has_text "$requires" "libwebkit2gtk-4.1.
 check "Requires libgtk-3.so.0" has_text "$requires" "libgtk-3.so.0"
 files=$(rpm -qpl "$rpm" 2>/dev/null)
 for path in /usr/bin/genius-account "/usr/share/applications/Genius Account.desktop" \
-  /usr/share/licenses/genius-account/LICENSE /usr/share/icons/hicolor/512x512/apps/genius-account.png; do
+  /usr/share/licenses/genius-account/LICENSE /usr/share/icons/hicolor/512x512/apps/genius-account.png \
+  /usr/bin/geniusctl /usr/share/bash-completion/completions/geniusctl \
+  /usr/share/zsh/site-functions/_geniusctl /usr/share/fish/vendor_completions.d/geniusctl.fish \
+  /usr/share/man/man1/geniusctl.1.gz; do
   check "contains $path" has_line "$files" "$path"
 done
 
@@ -148,6 +157,26 @@ check "the desktop entry is installed" [ -f "/usr/share/applications/Genius Acco
 check "the icon is installed" [ -f /usr/share/icons/hicolor/128x128/apps/genius-account.png ]
 size=$(stat -c %s /usr/bin/genius-account)
 echo "  installed binary: $((size / 1024)) KiB; .deb $(($(stat -c %s "$deb") / 1024)) KiB; .rpm $(($(stat -c %s "$rpm") / 1024)) KiB"
+
+echo "== run the installed geniusctl"
+check "/usr/bin/geniusctl is executable" [ -x /usr/bin/geniusctl ]
+check "geniusctl --version says $version" has_text "$(/usr/bin/geniusctl --version)" "$version"
+# No app settings in an empty home: status names the problem and exits 4 (no such profile).
+empty="$work/empty-home"
+mkdir -p "$empty"
+status_rc=0
+status_out=$(env -i PATH=/usr/bin:/bin HOME="$empty" XDG_CONFIG_HOME="$empty/config" \
+  XDG_DATA_HOME="$empty/data" /usr/bin/geniusctl status 2>&1) || status_rc=$?
+echo "    geniusctl status: exit $status_rc: $status_out"
+check "geniusctl status without the app's settings exits 4" [ "$status_rc" = 4 ]
+check "the installed bash completion is what geniusctl generates" \
+  bash -c 'diff <(/usr/bin/geniusctl completions bash) /usr/share/bash-completion/completions/geniusctl'
+check "the bash completion loads and completes geniusctl" \
+  bash -c '. /usr/share/bash-completion/completions/geniusctl && complete -p geniusctl >/dev/null'
+check "the zsh completion is installed" grep -q '^#compdef geniusctl' /usr/share/zsh/vendor-completions/_geniusctl
+check "the fish completion is installed" grep -q 'complete -c geniusctl' /usr/share/fish/vendor_completions.d/geniusctl.fish
+check "the man page is a roff page for geniusctl" \
+  bash -c 'zcat /usr/share/man/man1/geniusctl.1.gz | grep -q "^\.TH geniusctl 1"'
 
 echo "== run the installed app (WebDriver, Xvfb, private D-Bus)"
 home="$work/home"
@@ -196,6 +225,7 @@ done <<<"$new"
 check "nothing new is left under /usr, /etc, /opt" [ ${#stray[@]} -eq 0 ]
 [ ${#stray[@]} -eq 0 ] || printf '    left: %s\n' "${stray[@]}" >&2
 check "/usr/bin/genius-account is gone" [ ! -e /usr/bin/genius-account ]
+check "/usr/bin/geniusctl is gone" [ ! -e /usr/bin/geniusctl ]
 check "the user's data is kept ($data)" [ -d "$data" ]
 
 echo "package-test: $passed passed, $failed failed"

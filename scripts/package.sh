@@ -13,12 +13,14 @@ bundles=(--bundles deb,rpm)
 for arg in "$@"; do
   case "$arg" in -b | --bundles | --bundles=*) bundles=() ;; esac
 done
+# The command line goes in the same packages (/usr/bin/geniusctl, completions, man page).
+bash scripts/stage-cli.sh
 # Arguments after `--` go to `cargo build`: the same Cargo.lock as every other build here.
 cargo tauri build ${bundles[@]+"${bundles[@]}"} "$@" -- --locked
 
 target=$(cargo metadata --locked --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 echo "package: built from $(git rev-parse --short HEAD 2>/dev/null || echo 'an unknown commit')"
-for f in "$target/release/genius-account" "$target"/release/bundle/deb/*.deb "$target"/release/bundle/rpm/*.rpm; do
+for f in "$target/release/genius-account" "$target/release/geniusctl" "$target"/release/bundle/deb/*.deb "$target"/release/bundle/rpm/*.rpm; do
   if [ -e "$f" ]; then printf '  %8s KiB  %s\n' "$(($(stat -c %s "$f") / 1024))" "$f"; fi
 done
