@@ -22,10 +22,21 @@ function applyDocument(snap) {
   document.title = t('app.name');
 }
 
+// Marks for scripts/bench-app.sh, read over WebDriver: the first snapshot rendered, and the first
+// signed-in view (a session restored from the keyring, or a sign-in).
+const marked = new Set();
+function markOnce(name) {
+  if (marked.has(name)) return;
+  marked.add(name);
+  performance.mark(name);
+}
+
 subscribe(({ snap }) => {
   if (!snap) return;
   applyDocument(snap);
   renderShell(shell, snap);
+  markOnce('first-content');
+  if (snap.session?.state === 'signed-in') markOnce('signed-in');
 });
 
 // Close the profile menu on a click anywhere else.
