@@ -15,6 +15,8 @@ mod notices;
 mod support_commands;
 mod window_chrome;
 
+use std::sync::Arc;
+
 use account::{AccountService, JsonSettingsFile, ServiceConfig};
 use tauri::{Emitter, Manager, Runtime};
 
@@ -73,13 +75,20 @@ where
             );
             let service = make_service(app.handle())?;
             let handle = app.handle().clone();
-            let theme = window_chrome::ThemeFollower::default();
+            let theme = Arc::new(window_chrome::ThemeFollower::default());
             theme.apply(&handle, &service.snapshot().theme);
-            let notices = notices::Notices::default();
+            let notices = Arc::new(notices::Notices::default());
             service.set_listener(move |snapshot| {
-                theme.apply(&handle, &snapshot.theme);
-                notify(&handle, &notices, &snapshot);
+                let (preference, glance) = (snapshot.theme.clone(), notices::Glance::of(&snapshot));
                 let _ = handle.emit("state", snapshot);
+                // Window calls wait for the main thread, and the listener runs on whichever
+                // thread changed the state, the main one included (a sync command), which may
+                // be waiting for that change: never wait here, queue the window work instead.
+                let (app, theme, notices) = (handle.clone(), theme.clone(), notices.clone());
+                let _ = handle.run_on_main_thread(move || {
+                    theme.apply(&app, &preference);
+                    notify(&app, &notices, glance);
+                });
             });
             app.manage(AppState::new(service));
             support_commands::init(app.handle())?;
@@ -103,13 +112,13 @@ where
 fn notify<R: Runtime>(
     app: &tauri::AppHandle<R>,
     notices: &notices::Notices,
-    snapshot: &account::Snapshot,
+    glance: notices::Glance,
 ) {
     use tauri_plugin_notification::NotificationExt;
     let unseen = app
         .get_webview_window("main")
         .is_none_or(|w| !w.is_visible().unwrap_or(true) || w.is_minimized().unwrap_or(false));
-    let Some(notice) = notices.decide(notices::Glance::of(snapshot), unseen) else {
+    let Some(notice) = notices.decide(glance, unseen) else {
         return;
     };
     if app
