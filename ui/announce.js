@@ -32,6 +32,9 @@ export function announce(text) {
   }, 60);
 }
 
+/** Failures to reach the server: while offline, "Offline" has said it already. */
+const TRANSPORT_CODES = new Set(['timeout', 'connect', 'tls', 'network']);
+
 /** What the last snapshot looked like, to tell a transition from a re-render. */
 let last = null;
 
@@ -55,7 +58,7 @@ export function noteSnapshot(snap, err) {
     if (state === 'offline') { announce(t('announce.offline')); return; }
     if (state === 'expired') { announce(t('announce.expired')); return; }
   }
-  if (errorKey && errorKey !== prev.errorKey) {
+  if (errorKey && errorKey !== prev.errorKey && !(state === 'offline' && TRANSPORT_CODES.has(err.code))) {
     announce(err.code === 'sign_in_timeout' ? t('announce.signInTimedOut') : t('announce.error', { message: err.message || t('error.generic') }));
   }
 }
