@@ -17,7 +17,8 @@
 //! listener hears of it ([`Notify`]). The rest is split by concern:
 //! - `input`: pasted text and token files become rows; the connection they are checked against.
 //! - `owners`: the rows' owners and their avatars, looked up in the background.
-//! - `run`: revocation runs (select, start, progress, cancel, retry).
+//! - `run`: revocation runs (select, start, cancel, retry); `progress`: how their events move
+//!   the rows along.
 //! - `audit_view`: the Audit log view and its CSV export.
 //! - `events`: what is emitted, and when.
 //! - `state` and `view`: the state behind the lock and the views the UI is sent.
@@ -26,6 +27,7 @@ mod audit_view;
 mod events;
 mod input;
 mod owners;
+mod progress;
 mod run;
 mod state;
 mod view;

@@ -8,7 +8,7 @@ use super::view::{Progress, RowResult, RowState};
 use super::{Connection, Notify, Selection, SupportError, SupportSession, SupportSnapshot};
 use crate::inspect::TokenKind;
 use crate::revoke::{
-    open_log, revoke_all, Audit, AuditContext, CancelFlag, Event, Outcome, RevokeJob, Subject,
+    open_log, revoke_all, Audit, AuditContext, CancelFlag, Event, RevokeJob, Subject,
 };
 use crate::time::now_ms;
 
@@ -137,28 +137,7 @@ impl SupportSession {
             &on_event,
         )
         .await;
-        self.change(Notify::Now, |st| {
-            let now = now_ms();
-            for (id, outcome) in &report.outcomes {
-                if *outcome == Outcome::Cancelled {
-                    if let Some(row) = st.row_mut(*id) {
-                        row.state = RowState::Cancelled;
-                        row.result = Some(RowResult {
-                            at: now,
-                            ..RowResult::default()
-                        });
-                    }
-                    st.progress.cancelled += 1;
-                    st.touch_row(*id);
-                }
-            }
-            st.progress.running = false;
-            st.progress.in_flight = 0;
-            st.progress.finished_at = Some(now);
-            st.audit_error = report.audit_error;
-            st.cancel = None;
-            st.touch();
-        });
+        self.change(Notify::Now, |st| st.finish_run(report));
     }
 }
 
@@ -256,83 +235,6 @@ impl State {
             self.cancel = Some(cancel.clone());
         }
         (jobs, cancel)
-    }
-
-    fn apply_run_event(&mut self, event: Event) {
-        match event {
-            Event::Started { id } => {
-                if let Some(row) = self.row_mut(id) {
-                    row.state = RowState::Running;
-                }
-                self.progress.in_flight += 1;
-                self.touch_row(id);
-            }
-            Event::Finished {
-                id, outcome, done, ..
-            } => {
-                let (state, result) = row_outcome(&outcome);
-                if let Some(row) = self.row_mut(id) {
-                    row.state = state;
-                    row.result = Some(result);
-                }
-                let progress = &mut self.progress;
-                progress.in_flight = progress.in_flight.saturating_sub(1);
-                progress.done = done;
-                match state {
-                    RowState::Revoked => progress.revoked += 1,
-                    RowState::AlreadyInvalid => progress.already_invalid += 1,
-                    _ => progress.failed += 1,
-                }
-                self.touch_row(id);
-            }
-        }
-    }
-}
-
-fn row_outcome(outcome: &Outcome) -> (RowState, RowResult) {
-    let at = now_ms();
-    match outcome {
-        Outcome::Revoked => (
-            RowState::Revoked,
-            RowResult {
-                at,
-                ..RowResult::default()
-            },
-        ),
-        Outcome::AlreadyInvalid { code, msg } => (
-            RowState::AlreadyInvalid,
-            RowResult {
-                code: Some(*code),
-                msg: Some(msg.clone()),
-                at,
-                ..RowResult::default()
-            },
-        ),
-        Outcome::Error {
-            error,
-            code,
-            msg,
-            http_status,
-            transient,
-        } => (
-            RowState::Error,
-            RowResult {
-                error: Some(error.clone()),
-                code: *code,
-                msg: Some(msg.clone()),
-                http_status: *http_status,
-                transient: *transient,
-                at,
-                ..RowResult::default()
-            },
-        ),
-        Outcome::Cancelled => (
-            RowState::Cancelled,
-            RowResult {
-                at,
-                ..RowResult::default()
-            },
-        ),
     }
 }
 
@@ -444,55 +346,6 @@ mod tests {
         assert!(jobs.is_empty());
         assert!(!st.running() && st.cancel.is_none());
         assert_eq!(st.rows[0].state, RowState::NotRevocable);
-    }
-
-    #[test]
-    fn run_events_move_rows_and_count_outcomes() {
-        let tokens: Vec<String> = (1..=3).map(|i| forged_refresh(i, i)).collect();
-        let mut st = state_of(&tokens, 0);
-        let (jobs, _) = st.start_run(&[1, 2, 3]);
-        assert_eq!(jobs.len(), 3);
-        for id in 1..=3 {
-            st.apply_run_event(Event::Started { id });
-        }
-        assert_eq!(st.progress.in_flight, 3);
-        assert!(st.rows.iter().all(|r| r.state == RowState::Running));
-        let outcomes = [
-            Outcome::Revoked,
-            Outcome::AlreadyInvalid {
-                code: 31,
-                msg: "身份令牌无效或已过期".into(),
-            },
-            Outcome::Error {
-                error: "timeout".into(),
-                code: None,
-                msg: "no answer".into(),
-                http_status: None,
-                transient: true,
-            },
-        ];
-        for (i, outcome) in outcomes.into_iter().enumerate() {
-            let done = i + 1;
-            st.apply_run_event(Event::Finished {
-                id: done as u32,
-                outcome,
-                done,
-                total: 3,
-            });
-        }
-        let p = &st.progress;
-        assert_eq!((p.done, p.in_flight), (3, 0));
-        assert_eq!((p.revoked, p.already_invalid, p.failed), (1, 1, 1));
-        let states: Vec<RowState> = st.rows.iter().map(|r| r.state).collect();
-        assert_eq!(
-            states,
-            [RowState::Revoked, RowState::AlreadyInvalid, RowState::Error]
-        );
-        let invalid = st.rows[1].result.clone().unwrap();
-        assert_eq!(invalid.code, Some(31));
-        let failed = st.rows[2].result.clone().unwrap();
-        assert_eq!(failed.error.as_deref(), Some("timeout"));
-        assert!(failed.transient);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
