@@ -13,8 +13,9 @@
 //! `version`; one older than the newest applied is stale, and the partial events that arrive
 //! while the full snapshot is on its way apply on top of it if they are newer.
 //!
-//! Every change to the state goes through [`SupportSession::change`], which says when the
-//! listener hears of it ([`Notify`]). The rest is split by concern:
+//! Every change to the state goes through one helper, `SupportSession::change`, which locks,
+//! mutates, unlocks and lets the listener know once, when (`Notify`) the change says. The rest
+//! is split by concern:
 //! - `input`: pasted text and token files become rows; the connection they are checked against.
 //! - `owners`: the rows' owners and their avatars, looked up in the background.
 //! - `run`: revocation runs (select, start, cancel, retry); `progress`: how their events move
