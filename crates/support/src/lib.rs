@@ -11,6 +11,7 @@
 //! - [`audit`]: the audit log (JSON lines, fsync'd per entry): append, read, search, CSV.
 //! - [`session`]: the Support view's state (rows, owners, runs) and its snapshot for the UI.
 //! - [`cli`]: auditing for `geniusctl revoke`.
+//! - [`SupportError`]: the crate's one error type, each variant with a stable code for the UI.
 //!
 //! Token strings never leave this crate in any view, event, log or error: views carry a masked
 //! form ([`mask`]), the audit log a fingerprint ([`fingerprint`]).
@@ -32,6 +33,7 @@
 
 pub mod audit;
 pub mod cli;
+mod error;
 pub mod inspect;
 pub mod messages;
 pub mod owners;
@@ -41,11 +43,12 @@ pub mod session;
 pub mod time;
 
 pub use audit::{AuditEntry, AuditLog};
+pub use error::SupportError;
 pub use inspect::{inspect, Inspection, SignatureCheck, TokenKind};
 pub use owners::{Owner, OwnerDirectory};
 pub use parse::{parse_tokens, ParsedTokens};
 pub use revoke::{CancelFlag, Outcome, RevokeJob};
-pub use session::{Connection, Selection, SupportError, SupportSession, SupportSnapshot};
+pub use session::{Connection, Selection, SupportSession, SupportSnapshot};
 
 /// The workspace's masking rule ([`geniusauth::mask`]): `…x9Qk9x`, the token's last characters
 /// (views), and the 8-hex-digit fingerprint the audit log records.

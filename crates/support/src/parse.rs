@@ -8,8 +8,10 @@
 //! token at all are counted as junk.
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::Path;
+
+use crate::SupportError;
 
 /// The tokens found in a text, in first-seen order, without duplicates. `Debug` shows each token
 /// redacted ([`geniusauth::mask::redacted`]).
@@ -115,57 +117,35 @@ pub fn decode_text(bytes: &[u8]) -> String {
 /// about 5 MiB, and the whole file is held in memory while it is searched.
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Why a token file could not be read. The messages name the file, never its contents.
-#[derive(Debug)]
-pub enum FileError {
-    /// Larger than [`MAX_FILE_BYTES`] (`size` as far as it was read).
-    TooLarge {
-        size: u64,
-        max: u64,
-    },
-    /// A folder or a device, not a file.
-    NotAFile,
-    Io(io::Error),
-}
-
-impl std::fmt::Display for FileError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FileError::TooLarge { max, .. } => {
-                write!(f, "the file is larger than {} MiB", max / 1024 / 1024)
-            }
-            FileError::NotAFile => f.write_str("not a regular file"),
-            FileError::Io(err) => write!(f, "{err}"),
-        }
-    }
-}
-
-impl std::error::Error for FileError {}
-
 /// Reads a text or CSV file of tokens as text (see [`decode_text`]). Refuses anything larger
 /// than [`MAX_FILE_BYTES`], checking the size before reading and again while reading (the file
-/// may grow in between).
-pub fn read_token_file(path: &Path) -> Result<String, FileError> {
-    let file = std::fs::File::open(path).map_err(FileError::Io)?;
-    let meta = file.metadata().map_err(FileError::Io)?;
+/// may grow in between). Errors name the file, never its contents.
+pub fn read_token_file(path: &Path) -> Result<String, SupportError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let unreadable = |detail: &dyn std::fmt::Display| {
+        SupportError::Io(format!("could not read {name}: {detail}"))
+    };
+    let too_large = || SupportError::FileTooLarge {
+        name: name.clone(),
+        max: MAX_FILE_BYTES,
+    };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&e))?;
+    let meta = file.metadata().map_err(|e| unreadable(&e))?;
     if !meta.is_file() {
-        return Err(FileError::NotAFile);
+        return Err(unreadable(&"not a regular file"));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(FileError::TooLarge {
-            size: meta.len(),
-            max: MAX_FILE_BYTES,
-        });
+        return Err(too_large());
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(FileError::Io)?;
+        .map_err(|e| unreadable(&e))?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(FileError::TooLarge {
-            size: bytes.len() as u64,
-            max: MAX_FILE_BYTES,
-        });
+        return Err(too_large());
     }
     Ok(decode_text(&bytes))
 }
@@ -235,5 +215,24 @@ mod tests {
             }
             assert!(shown.contains("duplicates: 1"), "{shown}");
         }
+    }
+
+    #[test]
+    fn token_files_that_cannot_be_read_are_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("exports");
+        std::fs::create_dir(&folder).unwrap();
+        assert_eq!(
+            read_token_file(&folder).unwrap_err(),
+            SupportError::Io("could not read exports: not a regular file".into())
+        );
+        let missing = read_token_file(&dir.path().join("missing.csv")).unwrap_err();
+        assert!(
+            matches!(&missing, SupportError::Io(m) if m.starts_with("could not read missing.csv: ")),
+            "{missing:?}"
+        );
+        let file = dir.path().join("tokens.txt");
+        std::fs::write(&file, format!("\u{feff}{T}\r\n")).unwrap();
+        assert_eq!(read_token_file(&file).unwrap(), format!("{T}\r\n"));
     }
 }
