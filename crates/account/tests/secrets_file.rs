@@ -229,7 +229,7 @@ async fn the_service_refuses_an_open_secrets_file_and_fixes_it_when_asked() {
     );
 
     again
-        .run("storage", again.fix_secrets_file_permissions())
+        .run(account::Busy::Storage, again.fix_secrets_file_permissions())
         .await
         .unwrap();
     let snapshot = again.snapshot();

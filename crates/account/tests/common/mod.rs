@@ -430,7 +430,7 @@ impl Harness {
         let token = self.emu.login_token(uid);
         self.service
             .run(
-                "signin",
+                account::Busy::SignIn,
                 self.service
                     .sign_in_with_token(token, payload.map(str::to_owned)),
             )
