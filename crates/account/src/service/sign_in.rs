@@ -296,7 +296,7 @@ mod tests {
         let err = service.sign_in_with_token(held, None).await.unwrap_err();
         assert_eq!(
             err.to_string(),
-            "this is a refresh token; a login token is needed"
+            "this is a Refresh token; a login token is needed"
         );
     }
 

@@ -189,6 +189,14 @@ impl Emulated {
             .expect("login token")
     }
 
+    /// How often the emulator has served `route` (e.g. "POST /api/v1/app/token/refresh/").
+    pub async fn requests(&self, route: &str) -> u64 {
+        let url = format!("{}/__emulator/requests", self.info.url);
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        let counts: BTreeMap<String, u64> = serde_json::from_str(&text).unwrap();
+        counts.get(route).copied().unwrap_or(0)
+    }
+
     /// Signs the first seeded user in.
     pub async fn sign_in(&self) {
         self.service
