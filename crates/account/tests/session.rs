@@ -138,7 +138,10 @@ async fn login_token_naming_another_app_is_sign_in_wrong_app() {
     );
     let err = h
         .service
-        .run(account::Busy::SignIn, h.service.sign_in_with_token(token, None))
+        .run(
+            account::Busy::SignIn,
+            h.service.sign_in_with_token(token, None),
+        )
         .await
         .unwrap_err();
     let reply = h.service.reply_for(&err);
@@ -336,7 +339,11 @@ async fn code_31_expires_the_session_removes_the_token_and_stops_retrying() {
     h.emu.revoke_all(h.emu.uid()).await;
     h.emu.reset_requests().await;
 
-    let code = h.code_of(h.service.run(account::Busy::Refresh, h.service.refresh_access()).await);
+    let code = h.code_of(
+        h.service
+            .run(account::Busy::Refresh, h.service.refresh_access())
+            .await,
+    );
     assert_eq!(code, "token_invalid");
     let snap = h.service.snapshot();
     let session = snap.session.as_ref().expect("the session stays, expired");
@@ -525,7 +532,10 @@ async fn payload_edit_replaces_the_stored_token_and_limits_are_checked_first() {
     h.sign_in(None).await;
     let old = h.stored_refresh().unwrap();
     h.service
-        .run(account::Busy::Payload, h.service.edit_payload("桌面客户端".into(), true))
+        .run(
+            account::Busy::Payload,
+            h.service.edit_payload("桌面客户端".into(), true),
+        )
         .await
         .unwrap();
     let new = h.stored_refresh().unwrap();
@@ -995,7 +1005,10 @@ async fn code_31_from_a_payload_edit_expires_the_session() {
     revoked_behind_the_apps_back(&h).await;
     let code = h.code_of(
         h.service
-            .run(account::Busy::Payload, h.service.edit_payload("新".into(), true))
+            .run(
+                account::Busy::Payload,
+                h.service.edit_payload("新".into(), true),
+            )
             .await,
     );
     assert_eq!(code, "token_invalid");
@@ -1013,7 +1026,11 @@ async fn code_31_from_a_payload_edit_expires_the_session() {
 async fn code_31_from_verify_or_reload_expires_the_session_after_one_refresh() {
     let h = Harness::new().await;
     revoked_behind_the_apps_back(&h).await;
-    let code = h.code_of(h.service.run(account::Busy::Verify, h.service.verify_access()).await);
+    let code = h.code_of(
+        h.service
+            .run(account::Busy::Verify, h.service.verify_access())
+            .await,
+    );
     assert_eq!(code, "token_invalid");
     assert_expired(&h, "verify_access");
     let counts = h.emu.requests().await;
@@ -1021,7 +1038,11 @@ async fn code_31_from_verify_or_reload_expires_the_session_after_one_refresh() {
     assert_eq!(counts.get(REFRESH_PATH), Some(&1), "{counts:?}");
 
     revoked_behind_the_apps_back(&h).await;
-    let code = h.code_of(h.service.run(account::Busy::Reload, h.service.reload_user()).await);
+    let code = h.code_of(
+        h.service
+            .run(account::Busy::Reload, h.service.reload_user())
+            .await,
+    );
     assert_eq!(code, "token_invalid");
     assert_expired(&h, "reload_user");
     let counts = h.emu.requests().await;

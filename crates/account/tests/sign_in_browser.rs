@@ -84,7 +84,10 @@ async fn forged_and_stale_tokens_are_refused_and_the_real_redirect_over_ipv6_sig
     let other_kind = h.token_of_another_kind().await;
     let url = h
         .service
-        .run(account::Busy::SignIn, h.service.sign_in_browser(Some("浏览器".into())))
+        .run(
+            account::Busy::SignIn,
+            h.service.sign_in_browser(Some("浏览器".into())),
+        )
         .await
         .unwrap();
     let snap = h.service.snapshot();

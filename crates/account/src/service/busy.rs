@@ -245,7 +245,10 @@ mod tests {
         let (service, _dir) = offline_service();
         service.record_error(&AccountError::NoSession);
         service.run(Busy::Verify, async { Ok(()) }).await.unwrap();
-        assert!(service.snapshot().error.is_some(), "verify keeps the banner");
+        assert!(
+            service.snapshot().error.is_some(),
+            "verify keeps the banner"
+        );
         service.run(Busy::Reload, async { Ok(()) }).await.unwrap();
         assert!(service.snapshot().error.is_none(), "a new action clears it");
     }

@@ -62,7 +62,8 @@ impl AccountService {
             .profile(&id)
             .is_some_and(|old| old.server != profile.server || old.app_code != profile.app_code);
         if moved || is_new {
-            let signed_in_here = |st: &State| st.session.as_ref().is_some_and(|s| s.profile_id == id);
+            let signed_in_here =
+                |st: &State| st.session.as_ref().is_some_and(|s| s.profile_id == id);
             if self.read(signed_in_here) {
                 self.change(|st| {
                     st.stop_sign_in();
@@ -294,11 +295,8 @@ mod tests {
             (None, None, Some(6)),
             (None, None, Some(31)),
         ] {
-            let refused = service.set_preferences(
-                locale.map(str::to_owned),
-                theme.map(str::to_owned),
-                days,
-            );
+            let refused =
+                service.set_preferences(locale.map(str::to_owned), theme.map(str::to_owned), days);
             assert_eq!(refused.unwrap_err().code(), "invalid_input");
         }
         // A refused change leaves everything as it was, also a valid part of it.
@@ -327,10 +325,7 @@ mod tests {
         assert_eq!(snapshot.active_profile_id.as_deref(), Some("p2"));
         assert_eq!(snapshot.profiles.len(), 2);
         assert_eq!(stored(&dir).next_profile_number, 3);
-        let secret = service
-            .store_for("p1")
-            .get(&app_secret_key("p1"))
-            .unwrap();
+        let secret = service.store_for("p1").get(&app_secret_key("p1")).unwrap();
         assert_eq!(secret.as_deref(), Some("s1"), "trimmed");
 
         // An edit without a secret keeps the stored one, and keeps the active profile.
@@ -357,16 +352,19 @@ mod tests {
     #[tokio::test]
     async fn deleting_the_active_profile_activates_the_first_and_drops_its_secrets() {
         let (service, dir) = offline_service();
-        service.save_profile(input("One", Some("s1"))).await.unwrap();
-        service.save_profile(input("Two", Some("s2"))).await.unwrap();
+        service
+            .save_profile(input("One", Some("s1")))
+            .await
+            .unwrap();
+        service
+            .save_profile(input("Two", Some("s2")))
+            .await
+            .unwrap();
         service.delete_profile("p2").await.unwrap();
         assert_eq!(service.active_profile().unwrap().id, "p1");
         assert!(service.profile("p2").is_none());
         assert_eq!(
-            service
-                .store_for("p2")
-                .get(&app_secret_key("p2"))
-                .unwrap(),
+            service.store_for("p2").get(&app_secret_key("p2")).unwrap(),
             None
         );
         assert_eq!(stored(&dir).profiles.len(), 1);
@@ -381,7 +379,10 @@ mod tests {
     #[tokio::test]
     async fn the_demo_profile_is_active_without_being_persisted() {
         let (service, dir) = offline_service();
-        service.save_profile(input("Real", Some("s1"))).await.unwrap();
+        service
+            .save_profile(input("Real", Some("s1")))
+            .await
+            .unwrap();
         assert!(service.demo_app_code().is_err(), "not in demo mode");
         let demo = Demo {
             server: "http://127.0.0.1:9".into(),

@@ -182,8 +182,8 @@ mod tests {
     #[tokio::test]
     async fn the_timer_refreshes_when_it_fires() {
         // A lead longer than the access token's life: the timer fires after a second.
-        let emulated = Emulated::with(|config| config.refresh_lead = Duration::from_secs(86_400))
-            .await;
+        let emulated =
+            Emulated::with(|config| config.refresh_lead = Duration::from_secs(86_400)).await;
         emulated.sign_in().await;
         let service = &emulated.service;
         let snapshots = Snapshots::attach(service);

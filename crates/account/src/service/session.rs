@@ -21,7 +21,11 @@ impl AccountService {
         let Ok(profile) = self.active_profile() else {
             return Ok(());
         };
-        let restored = |st: &State| st.session.as_ref().is_some_and(|s| s.profile_id == profile.id);
+        let restored = |st: &State| {
+            st.session
+                .as_ref()
+                .is_some_and(|s| s.profile_id == profile.id)
+        };
         if self.read(restored) {
             return Ok(());
         }
@@ -113,10 +117,7 @@ impl AccountService {
             drop(busy);
             service.change(|st| match fetched {
                 Ok(data) => {
-                    if let Some(session) = st
-                        .session
-                        .as_mut()
-                        .filter(|s| s.user.avatar_url == url)
+                    if let Some(session) = st.session.as_mut().filter(|s| s.user.avatar_url == url)
                     {
                         session.avatar = Some(data);
                     }
@@ -285,7 +286,11 @@ mod tests {
         emulated.sign_in().await;
         let name = emulated.service.snapshot().session.unwrap().user.name;
         // The app again, on the same files and keyring.
-        let again = service_with(&emulated.dir, config(&emulated.dir), emulated.keyring.clone());
+        let again = service_with(
+            &emulated.dir,
+            config(&emulated.dir),
+            emulated.keyring.clone(),
+        );
         let snapshots = Snapshots::attach(&again);
         again.start().await;
         let session = again.snapshot().session.expect("restored");
@@ -295,11 +300,7 @@ mod tests {
         assert!(session.access.is_some(), "a fresh access token");
         assert!(again.refresh_scheduled());
         // The window saw the restored session before the refresh finished.
-        let first_with_session = snapshots
-            .all()
-            .into_iter()
-            .find_map(|s| s.session)
-            .unwrap();
+        let first_with_session = snapshots.all().into_iter().find_map(|s| s.session).unwrap();
         assert!(first_with_session.access.is_none());
     }
 

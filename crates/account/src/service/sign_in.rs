@@ -343,7 +343,10 @@ mod tests {
         assert!(service.snapshot().sign_in.is_none());
         service.sign_in_browser(None).await.unwrap();
 
-        let token = emulated.emulator.login_token(&app_code, emulated.uid()).unwrap();
+        let token = emulated
+            .emulator
+            .login_token(&app_code, emulated.uid())
+            .unwrap();
         let page = reqwest::Client::new()
             .get(format!("{callback}?token={token}"))
             .timeout(Duration::from_secs(5))

@@ -286,7 +286,11 @@ mod tests {
 
         service.use_file_store(false).await.unwrap();
         assert_eq!(service.snapshot().storage.backend, Backend::Keyring);
-        assert_eq!(file.get(&app_secret_key(&id)).unwrap(), None, "left the file");
+        assert_eq!(
+            file.get(&app_secret_key(&id)).unwrap(),
+            None,
+            "left the file"
+        );
         assert!(emulated.keyring.value(&refresh_token_key(&id)).is_some());
 
         // Leaving the file needs a keyring that answers.

@@ -26,7 +26,9 @@ pub struct TestKeyring {
 impl TestKeyring {
     fn check(&self) -> Result<(), AccountError> {
         if self.down.load(Ordering::SeqCst) {
-            Err(AccountError::KeyringUnavailable("test keyring is down".into()))
+            Err(AccountError::KeyringUnavailable(
+                "test keyring is down".into(),
+            ))
         } else {
             Ok(())
         }

@@ -284,7 +284,10 @@ mod tests {
         );
         assert!(a.is_ok() && b.is_ok() && c.is_ok());
         assert_eq!(service.read(|st| st.refresh_generation), before + 1);
-        assert_eq!(emulated.requests("POST /api/v1/app/token/refresh/").await, 1);
+        assert_eq!(
+            emulated.requests("POST /api/v1/app/token/refresh/").await,
+            1
+        );
         assert!(service.refresh_scheduled());
     }
 
