@@ -249,9 +249,9 @@ impl AccountService {
     pub async fn forget_session(&self) -> Result<(), AccountError> {
         let profile_id = self
             .change(|st| {
-                let profile_id = st.session.as_ref().map(|s| s.profile_id.clone());
+                let profile_id = st.session.as_ref()?.profile_id.clone();
                 st.end_session();
-                profile_id
+                Some(profile_id)
             })
             .ok_or(AccountError::NoSession)?;
         let store = self.store_for(&profile_id);
