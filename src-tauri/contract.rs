@@ -44,13 +44,20 @@ pub mod busy {
     with_commands!(busy_constants);
 }
 
-/// The declared busy key of a command; a command declared without one does not compile.
+/// The declared busy key of a command as the account service's [`account::Busy`]; a command
+/// declared without one, or with a key the service does not know, does not compile.
 macro_rules! busy {
     ($command:ident) => {{
-        const KEY: &str = match $crate::contract::busy::$command {
-            Some(key) => key,
+        const BUSY: account::Busy = match $crate::contract::busy::$command {
+            Some(key) => match account::Busy::from_key(key) {
+                Some(busy) => busy,
+                None => panic!(concat!(
+                    stringify!($command),
+                    "'s busy key is not an account::Busy"
+                )),
+            },
             None => panic!(concat!(stringify!($command), " has no busy key")),
         };
-        KEY
+        BUSY
     }};
 }

@@ -24,6 +24,19 @@ fn declared_busy() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The declared busy keys are the actions the account service reports (`account::Busy`):
+/// all of them but the avatar download, which no command starts.
+#[test]
+fn the_declared_busy_keys_are_the_account_services_actions() {
+    let declared: BTreeSet<String> = declared_busy().into_values().collect();
+    let reported: BTreeSet<String> = account::Busy::ALL
+        .iter()
+        .filter(|busy| **busy != account::Busy::Avatar)
+        .map(|busy| busy.key().to_owned())
+        .collect();
+    assert_eq!(declared, reported);
+}
+
 /// The text between `start` and the first `end` after it.
 fn block<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     let from = text

@@ -19,7 +19,7 @@ pub mod snapshot;
 
 pub use error::{AccountError, ErrorReply};
 pub use profile::{Preset, Profile, ProfileInput};
-pub use service::{AccountService, Demo, ServiceConfig};
+pub use service::{AccountService, Busy, Demo, ServiceConfig};
 pub use settings::{LoadedSettings, Settings, SettingsStore};
 pub use settings_file::{DamagedSettings, JsonSettingsFile};
 pub use snapshot::Snapshot;

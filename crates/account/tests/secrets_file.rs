@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use account::secret_store::{FileStore, SecretStore, SECRETS_FILE};
 use account::snapshot::SessionState;
-use account::{JsonSettingsFile, Settings, SettingsStore};
+use account::{Busy, JsonSettingsFile, Settings, SettingsStore};
 use common::*;
 
 /// Set in the child: the folder it writes in.
@@ -229,7 +229,7 @@ async fn the_service_refuses_an_open_secrets_file_and_fixes_it_when_asked() {
     );
 
     again
-        .run("storage", again.fix_secrets_file_permissions())
+        .run(Busy::Storage, again.fix_secrets_file_permissions())
         .await
         .unwrap();
     let snapshot = again.snapshot();

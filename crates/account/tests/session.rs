@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use account::mask::mask;
 use account::snapshot::{SessionState, SignatureState};
-use account::ProfileInput;
+use account::{Busy, ProfileInput};
 use base64::Engine;
 use common::*;
 use geniusauth::tokens;
@@ -138,7 +138,7 @@ async fn login_token_naming_another_app_is_sign_in_wrong_app() {
     );
     let err = h
         .service
-        .run("signin", h.service.sign_in_with_token(token, None))
+        .run(Busy::SignIn, h.service.sign_in_with_token(token, None))
         .await
         .unwrap_err();
     let reply = h.service.reply_for(&err);
@@ -257,7 +257,7 @@ async fn verify_after_server_side_expiry_recovers_through_a_refresh() {
     h.emu.reset_requests().await;
 
     h.service
-        .run("verify", h.service.verify_access())
+        .run(Busy::Verify, h.service.verify_access())
         .await
         .expect("verify recovers through a refresh");
     let new_access = h.service.access_token().unwrap();
@@ -336,7 +336,11 @@ async fn code_31_expires_the_session_removes_the_token_and_stops_retrying() {
     h.emu.revoke_all(h.emu.uid()).await;
     h.emu.reset_requests().await;
 
-    let code = h.code_of(h.service.run("refresh", h.service.refresh_access()).await);
+    let code = h.code_of(
+        h.service
+            .run(Busy::Refresh, h.service.refresh_access())
+            .await,
+    );
     assert_eq!(code, "token_invalid");
     let snap = h.service.snapshot();
     let session = snap.session.as_ref().expect("the session stays, expired");
@@ -413,7 +417,7 @@ async fn offline_then_recovers(h: &Harness, fault: serde_json::Value, expect_cod
     let started = now_ms();
     let err = h
         .service
-        .run("refresh", h.service.refresh_access())
+        .run(Busy::Refresh, h.service.refresh_access())
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{fault}: {err:?}");
@@ -525,7 +529,10 @@ async fn payload_edit_replaces_the_stored_token_and_limits_are_checked_first() {
     h.sign_in(None).await;
     let old = h.stored_refresh().unwrap();
     h.service
-        .run("payload", h.service.edit_payload("桌面客户端".into(), true))
+        .run(
+            Busy::Payload,
+            h.service.edit_payload("桌面客户端".into(), true),
+        )
         .await
         .unwrap();
     let new = h.stored_refresh().unwrap();
@@ -583,7 +590,7 @@ async fn revoke_signs_out_and_kills_the_token_on_the_server() {
     h.sign_in(None).await;
     let token = h.stored_refresh().unwrap();
     h.service
-        .run("revoke", h.service.revoke_session())
+        .run(Busy::Revoke, h.service.revoke_session())
         .await
         .unwrap();
     let snap = h.service.snapshot();
@@ -728,7 +735,7 @@ fn no_lock_is_held_across_an_await() {
     send(s.switch_profile("p1"));
     send(s.delete_profile("p1"));
     send(s.use_file_store(true));
-    send(s.run("refresh", s.refresh_access()));
+    send(s.run(Busy::Refresh, s.refresh_access()));
     send(s.save_profile(ProfileInput {
         id: None,
         name: String::new(),
@@ -995,7 +1002,7 @@ async fn code_31_from_a_payload_edit_expires_the_session() {
     revoked_behind_the_apps_back(&h).await;
     let code = h.code_of(
         h.service
-            .run("payload", h.service.edit_payload("新".into(), true))
+            .run(Busy::Payload, h.service.edit_payload("新".into(), true))
             .await,
     );
     assert_eq!(code, "token_invalid");
@@ -1013,7 +1020,7 @@ async fn code_31_from_a_payload_edit_expires_the_session() {
 async fn code_31_from_verify_or_reload_expires_the_session_after_one_refresh() {
     let h = Harness::new().await;
     revoked_behind_the_apps_back(&h).await;
-    let code = h.code_of(h.service.run("verify", h.service.verify_access()).await);
+    let code = h.code_of(h.service.run(Busy::Verify, h.service.verify_access()).await);
     assert_eq!(code, "token_invalid");
     assert_expired(&h, "verify_access");
     let counts = h.emu.requests().await;
@@ -1021,7 +1028,7 @@ async fn code_31_from_verify_or_reload_expires_the_session_after_one_refresh() {
     assert_eq!(counts.get(REFRESH_PATH), Some(&1), "{counts:?}");
 
     revoked_behind_the_apps_back(&h).await;
-    let code = h.code_of(h.service.run("reload", h.service.reload_user()).await);
+    let code = h.code_of(h.service.run(Busy::Reload, h.service.reload_user()).await);
     assert_eq!(code, "token_invalid");
     assert_expired(&h, "reload_user");
     let counts = h.emu.requests().await;
@@ -1071,7 +1078,7 @@ async fn reload_after_server_side_access_expiry_recovers_through_a_refresh() {
     h.emu.advance_clock(400).await;
     h.emu.reset_requests().await;
     h.service
-        .run("reload", h.service.reload_user())
+        .run(Busy::Reload, h.service.reload_user())
         .await
         .expect("reload recovers through a refresh");
     let counts = h.emu.requests().await;

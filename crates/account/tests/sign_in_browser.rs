@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use account::snapshot::SessionState;
-use account::ProfileInput;
+use account::{Busy, ProfileInput};
 use common::*;
 use serde_json::json;
 
@@ -84,7 +84,10 @@ async fn forged_and_stale_tokens_are_refused_and_the_real_redirect_over_ipv6_sig
     let other_kind = h.token_of_another_kind().await;
     let url = h
         .service
-        .run("signin", h.service.sign_in_browser(Some("浏览器".into())))
+        .run(
+            Busy::SignIn,
+            h.service.sign_in_browser(Some("浏览器".into())),
+        )
         .await
         .unwrap();
     let snap = h.service.snapshot();
@@ -233,7 +236,7 @@ async fn the_redirect_over_ipv4_signs_in_and_another_user_is_pointed_out() {
     let first = h.emu.info.users[1].id;
     h.service
         .run(
-            "signin",
+            Busy::SignIn,
             h.service.sign_in_with_token(h.emu.login_token(first), None),
         )
         .await
@@ -297,7 +300,7 @@ async fn a_port_in_use_on_either_address_is_a_clear_error() {
         let taken = std::net::TcpListener::bind(addr).unwrap();
         let err = h
             .service
-            .run("signin", h.service.sign_in_browser(None))
+            .run(Busy::SignIn, h.service.sign_in_browser(None))
             .await
             .unwrap_err();
         let reply = h.service.reply_for(&err);
@@ -326,7 +329,7 @@ async fn an_unknown_app_or_another_registered_callback_fails_before_listening() 
     let port = url::Url::parse(callback).unwrap().port().unwrap();
     let err = h
         .service
-        .run("signin", h.service.sign_in_browser(None))
+        .run(Busy::SignIn, h.service.sign_in_browser(None))
         .await
         .unwrap_err();
     let reply = h.service.reply_for(&err);
@@ -357,7 +360,7 @@ async fn an_unknown_app_or_another_registered_callback_fails_before_listening() 
     let port = url::Url::parse(&callback).unwrap().port().unwrap();
     let err = h
         .service
-        .run("signin", h.service.sign_in_browser(None))
+        .run(Busy::SignIn, h.service.sign_in_browser(None))
         .await
         .unwrap_err();
     let reply = h.service.reply_for(&err);

@@ -12,7 +12,7 @@ use std::time::Duration;
 use account::secret_store::{Backend, MemoryStore, SecretStore};
 use account::snapshot::SessionState;
 use account::{
-    AccountError, AccountService, JsonSettingsFile, ProfileInput, ServiceConfig, Snapshot,
+    AccountError, AccountService, Busy, JsonSettingsFile, ProfileInput, ServiceConfig, Snapshot,
 };
 use geniusauth_emulator::{Config, Emulator, StartupInfo};
 use serde_json::{json, Value};
@@ -430,7 +430,7 @@ impl Harness {
         let token = self.emu.login_token(uid);
         self.service
             .run(
-                "signin",
+                Busy::SignIn,
                 self.service
                     .sign_in_with_token(token, payload.map(str::to_owned)),
             )
