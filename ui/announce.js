@@ -32,8 +32,12 @@ export function announce(text) {
   }, 60);
 }
 
-/** Failures to reach the server: while offline, "Offline" has said it already. */
-const TRANSPORT_CODES = new Set(['timeout', 'connect', 'tls', 'network']);
+/** Errors a state has said already: "Offline" a failure to reach the server, "Session
+ * expired" the server's refusal of the token. */
+const EXPLAINED_BY = {
+  offline: new Set(['timeout', 'connect', 'tls', 'network']),
+  expired: new Set(['token_invalid']),
+};
 
 /** What the last snapshot looked like, to tell a transition from a re-render. */
 let last = null;
@@ -58,7 +62,7 @@ export function noteSnapshot(snap, err) {
     if (state === 'offline') { announce(t('announce.offline')); return; }
     if (state === 'expired') { announce(t('announce.expired')); return; }
   }
-  if (errorKey && errorKey !== prev.errorKey && !(state === 'offline' && TRANSPORT_CODES.has(err.code))) {
+  if (errorKey && errorKey !== prev.errorKey && !EXPLAINED_BY[state]?.has(err.code)) {
     announce(err.code === 'sign_in_timeout' ? t('announce.signInTimedOut') : t('announce.error', { message: err.message || t('error.generic') }));
   }
 }

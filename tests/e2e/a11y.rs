@@ -102,6 +102,10 @@ struct Report(Vec<String>);
 impl Report {
     /// Checks the page in its current theme.
     async fn check(&mut self, app: &App, screen: &str, theme: &str) {
+        // A page with nothing laid out in its view would pass every rule: the view must show text.
+        let shown = "const m = document.getElementById('main'); \
+                     return !!m && m.innerText.trim().length > 20 && m.getClientRects().length > 0;";
+        wait_until(app, &format!("the {screen} view to show its content"), shown).await;
         let found = axe_violations(app).await;
         eprintln!("a11y: {screen} ({theme}): {} violations", found.len());
         if !found.is_empty() {
