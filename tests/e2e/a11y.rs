@@ -105,7 +105,12 @@ impl Report {
         // A page with nothing laid out in its view would pass every rule: the view must show text.
         let shown = "const m = document.getElementById('main'); \
                      return !!m && m.innerText.trim().length > 20 && m.getClientRects().length > 0;";
-        wait_until(app, &format!("the {screen} view to show its content"), shown).await;
+        wait_until(
+            app,
+            &format!("the {screen} view to show its content"),
+            shown,
+        )
+        .await;
         let found = axe_violations(app).await;
         eprintln!("a11y: {screen} ({theme}): {} violations", found.len());
         if !found.is_empty() {
