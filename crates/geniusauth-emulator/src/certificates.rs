@@ -148,7 +148,11 @@ impl CertificateAuthority {
         let mut extensions = vec![
             // digitalSignature (bit 0) | keyEncipherment (bit 2): 0xa0, five unused bits.
             extension(&KEY_USAGE, true, &der::der(der::BIT_STRING, &[0x05, 0xa0])),
-            extension(&EXT_KEY_USAGE, false, &sequence(&[&der::der(OID, &purpose)])),
+            extension(
+                &EXT_KEY_USAGE,
+                false,
+                &sequence(&[&der::der(OID, &purpose)]),
+            ),
         ];
         if let Some(key_id) = &self.subject_key_id {
             // AuthorityKeyIdentifier { [0] keyIdentifier }

@@ -65,7 +65,8 @@ impl Live {
     /// Closes every open gRPC connection; returns how many there were.
     pub fn drop_connections(&self) -> usize {
         let open = self.open_connections.load(Ordering::SeqCst);
-        self.drop_generation.send_modify(|generation| *generation += 1);
+        self.drop_generation
+            .send_modify(|generation| *generation += 1);
         open
     }
 

@@ -131,7 +131,10 @@ impl Emulator {
         };
         let grpc_url = grpc_listener
             .as_ref()
-            .map(|l| l.local_addr().map(|a| url_for(a).replacen("http://", "https://", 1)))
+            .map(|l| {
+                l.local_addr()
+                    .map(|a| url_for(a).replacen("http://", "https://", 1))
+            })
             .transpose()?;
         let info = StartupInfo {
             url: base_url.clone(),
@@ -156,8 +159,13 @@ impl Emulator {
         let (shutdown, shutdown_rx) = watch::channel(false);
         state.clock.set_skew_seconds(config.clock_skew_seconds);
         #[cfg(feature = "grpc")]
-        let grpc_task = grpc_listener
-            .map(|listener| tokio::spawn(crate::grpc::serve(listener, state.clone(), shutdown_rx.clone())));
+        let grpc_task = grpc_listener.map(|listener| {
+            tokio::spawn(crate::grpc::serve(
+                listener,
+                state.clone(),
+                shutdown_rx.clone(),
+            ))
+        });
         #[cfg(not(feature = "grpc"))]
         let grpc_task: Option<JoinHandle<()>> = {
             drop(grpc_listener); // always None: `bind_grpc` refused it

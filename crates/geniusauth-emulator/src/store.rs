@@ -568,7 +568,12 @@ impl Store {
 
     /// `CanceledTokenTable.Add` (internal/db/redis/RefreshToken.go): what a later
     /// `WatchTokenOperation` snapshot lists.
-    pub fn add_canceled_token(&self, id: u64, app_code: &str, valid_before: i64) -> Result<(), Error> {
+    pub fn add_canceled_token(
+        &self,
+        id: u64,
+        app_code: &str,
+        valid_before: i64,
+    ) -> Result<(), Error> {
         self.conn.execute(
             "INSERT INTO canceled_tokens (id, app_code, valid_before) VALUES (?1, ?2, ?3)
              ON CONFLICT (id) DO UPDATE SET app_code = excluded.app_code, valid_before = excluded.valid_before",

@@ -18,8 +18,8 @@ use crate::envelope::{decode_envelope, read_capped_body, snippet};
 use crate::error::Error;
 use crate::model::{
     AccessTokenInfo, AppInfo, Grant, LoginOptions, LoginResult, PayloadUpdate, PublicUserInfo,
-    RefreshResult, RpcClientCredential, ServerPublicKeys, UserInfo, MAX_PAYLOAD_CHARS, MAX_REFRESH_VALIDITY_SECS,
-    MIN_REFRESH_VALIDITY_SECS,
+    RefreshResult, RpcClientCredential, ServerPublicKeys, UserInfo, MAX_PAYLOAD_CHARS,
+    MAX_REFRESH_VALIDITY_SECS, MIN_REFRESH_VALIDITY_SECS,
 };
 use crate::signature::{sign, ParamValue};
 use crate::tokens::{self, Claims, TokenType};
@@ -255,7 +255,8 @@ impl Client {
             http_status: status,
             snippet: snippet(&body),
         };
-        let cert = pem_from_wire(wire.cert.as_deref().unwrap_or_default()).ok_or_else(unexpected)?;
+        let cert =
+            pem_from_wire(wire.cert.as_deref().unwrap_or_default()).ok_or_else(unexpected)?;
         let key = pem_from_wire(wire.key.as_deref().unwrap_or_default()).ok_or_else(unexpected)?;
         Ok(RpcClientCredential {
             cert,

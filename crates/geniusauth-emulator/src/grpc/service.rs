@@ -8,8 +8,8 @@ use tonic::{Request, Response, Status};
 
 use super::proto::app_server::App;
 use super::proto::{
-    AccessToken, CanceledToken, RefreshTokenRequest, TokenIdRequest, TokenOperation,
-    TokenStatus, UserIdRequest, UserInfo, UserOperationId,
+    AccessToken, CanceledToken, RefreshTokenRequest, TokenIdRequest, TokenOperation, TokenStatus,
+    UserIdRequest, UserInfo, UserOperationId,
 };
 use super::CallerApp;
 use crate::avatar::avatar_url;

@@ -79,9 +79,15 @@ fn issue(
     now_ns: i128,
     valid_before: i64,
 ) -> Option<CertifiedKey> {
-    let loopback = [IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+    let loopback = [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ];
     let (cert, key) = ca.issue_server(name, &loopback, now_ns, valid_before);
-    let chain = vec![CertificateDer::from(cert), CertificateDer::from(ca.cert_der.clone())];
+    let chain = vec![
+        CertificateDer::from(cert),
+        CertificateDer::from(ca.cert_der.clone()),
+    ];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pkcs8_der(&key)));
     Some(CertifiedKey::new(chain, any_supported_type(&key).ok()?))
 }

@@ -162,7 +162,9 @@ mod tests {
     #[test]
     fn ec_private_key_label_is_judged_by_content() {
         // x509.MarshalPKCS8PrivateKey of an Ed25519 key: version 0, algorithm, seed.
-        let mut pkcs8 = vec![0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
+        let mut pkcs8 = vec![
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
+        ];
         pkcs8.extend([0x04, 0x22, 0x04, 0x20]);
         pkcs8.extend([7u8; 32]);
         assert!(matches!(
@@ -182,7 +184,11 @@ mod tests {
 
     #[test]
     fn ca_is_the_first_block_only() {
-        let text = format!("{}{}", pem("CERTIFICATE", b"first"), pem("CERTIFICATE", b"second"));
+        let text = format!(
+            "{}{}",
+            pem("CERTIFICATE", b"first"),
+            pem("CERTIFICATE", b"second")
+        );
         assert_eq!(ca_certificate(&text).unwrap().as_ref(), b"first");
         assert_eq!(
             ca_certificate(&pem("PUBLIC KEY", b"x")),

@@ -152,14 +152,21 @@ impl AppRpc {
         )
     }
 
-    fn build(app_code: String, identity: Identity, options: RpcOptions) -> Result<AppRpc, RpcError> {
+    fn build(
+        app_code: String,
+        identity: Identity,
+        options: RpcOptions,
+    ) -> Result<AppRpc, RpcError> {
         let bad_address = || RpcError::Address(options.address.clone());
         let uri: Uri = options.address.parse().map_err(|_| bad_address())?;
         if uri.scheme_str() != Some("https") {
             return Err(bad_address());
         }
         let host = uri.host().ok_or_else(bad_address)?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
         let port = uri.port_u16().unwrap_or(443);
         let server_name = ServerName::try_from(host.clone()).map_err(|_| bad_address())?;
         let identity = Arc::new(identity);
@@ -205,7 +212,10 @@ impl AppRpc {
     pub async fn token_status(&self, ids: &[u64]) -> Result<Vec<TokenStatus>, RpcError> {
         stream::iter(ids.iter().copied())
             .map(|id| async move {
-                let reply = self.client().get_token_status(TokenIdRequest { id }).await?;
+                let reply = self
+                    .client()
+                    .get_token_status(TokenIdRequest { id })
+                    .await?;
                 Ok::<_, RpcError>(TokenStatus {
                     id,
                     valid: reply.into_inner().valid,

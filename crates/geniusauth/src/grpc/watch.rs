@@ -77,7 +77,10 @@ pub enum LinkState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenEvent {
     /// A (re)connection's first message; the tables were rebuilt from it.
-    Snapshot { users: usize, cancelled_tokens: usize },
+    Snapshot {
+        users: usize,
+        cancelled_tokens: usize,
+    },
     /// A refresh token of this app (login-record id `id`) and its access tokens were revoked;
     /// `valid_before` is the refresh token's `exp` (unix seconds).
     TokenCancelled { id: u64, valid_before: i64 },
@@ -98,7 +101,10 @@ pub enum TokenCheck {
     /// Its login record was cancelled.
     Cancelled,
     /// The user's oid moved on (a group change, "sign out everywhere").
-    OidChanged { token_oid: u64, current_oid: u64 },
+    OidChanged {
+        token_oid: u64,
+        current_oid: u64,
+    },
     /// The server knows no oid for the user (deleted, or never signed in).
     UserUnknown,
     /// Issued to another app.
@@ -352,7 +358,9 @@ async fn watch_once(
         let now = unix_now();
         let mut fresh = Tables::rebuild(&operation);
         // The server leaves expired entries out of its snapshot already (CanceledTokenTable.Get).
-        fresh.cancelled.retain(|_, valid_before| *valid_before > now);
+        fresh
+            .cancelled
+            .retain(|_, valid_before| *valid_before > now);
         let snapshot = TokenEvent::Snapshot {
             users: fresh.oids.len(),
             cancelled_tokens: fresh.cancelled.len(),
@@ -381,7 +389,10 @@ mod tests {
             let ceiling = (Duration::from_millis(100) * (1 << (attempt - 1).min(16)))
                 .min(Duration::from_secs(1));
             let delay = backoff.delay(attempt);
-            assert!(delay >= ceiling / 2 && delay <= ceiling, "{attempt}: {delay:?}");
+            assert!(
+                delay >= ceiling / 2 && delay <= ceiling,
+                "{attempt}: {delay:?}"
+            );
         }
     }
 
