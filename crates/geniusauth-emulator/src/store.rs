@@ -582,6 +582,7 @@ impl Store {
         Ok(())
     }
 
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
     /// `CanceledTokenTable.Get`: the app's cancelled tokens still within their validity
     /// (the server drops the expired ones as it reads them), as (id, valid before).
     pub fn canceled_tokens(&self, app_code: &str, now_secs: i64) -> Result<Vec<(u64, i64)>, Error> {
