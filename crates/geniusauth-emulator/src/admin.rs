@@ -16,6 +16,7 @@ use crate::callback_rule::check_callback;
 use crate::clock::floor_seconds;
 use crate::error::Error;
 use crate::faults::FaultSpec;
+use crate::live::TokenEvent;
 use crate::login_page;
 use crate::seed::random_code;
 use crate::state::SharedState;
@@ -30,6 +31,7 @@ pub fn router() -> Router<SharedState> {
         .route("/__emulator/users/{id}/groups", post(change_groups))
         .route("/__emulator/users/{id}/freeze", post(freeze_user))
         .route("/__emulator/clock", get(clock).post(set_clock))
+        .route("/__emulator/grpc/drop", post(drop_grpc_connections))
         .route(
             "/__emulator/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
@@ -164,6 +166,8 @@ async fn create_user(
         &request.groups,
         request.avatar_url.as_deref(),
     )?;
+    // UserJwtOperator.Create: a new user's oid 1 is published too.
+    state.live.publish(TokenEvent::Oid { uid: id, oid: 1 });
     Ok(Json(json!({ "id": id })).into_response())
 }
 
@@ -182,6 +186,7 @@ async fn revoke_all(
         .store()
         .bump_oid(uid)?
         .ok_or(Error::UnknownUser(uid))?;
+    state.live.publish(TokenEvent::Oid { uid, oid });
     Ok(Json(json!({ "oid": oid })).into_response())
 }
 
@@ -209,6 +214,7 @@ async fn change_groups(
         .into_iter()
         .map(|g| g.name)
         .collect();
+    state.live.publish(TokenEvent::Oid { uid, oid });
     Ok(Json(json!({ "oid": oid, "groups": groups })).into_response())
 }
 
@@ -223,7 +229,15 @@ async fn freeze_user(
     if !state.store().freeze_user(uid)? {
         return Err(Error::UnknownUser(uid).into());
     }
+    state.live.publish(TokenEvent::Oid { uid, oid: 0 });
     Ok(Json(json!({ "oid": 0 })).into_response())
+}
+
+/// Closes every open connection of the gRPC App service at once (streams included), as a
+/// network failure would: `{"dropped": <connections that were open>}`.
+async fn drop_grpc_connections(State(state): State<SharedState>) -> Response {
+    let dropped = state.live.drop_connections();
+    Json(json!({ "dropped": dropped })).into_response()
 }
 
 #[derive(Deserialize)]

@@ -26,6 +26,16 @@ const AUTHORITY_KEY_ID: [u8; 3] = [0x55, 0x1d, 0x23];
 const SUBJECT_ALT_NAME: [u8; 3] = [0x55, 0x1d, 0x11];
 /// id-kp-clientAuth, 1.3.6.1.5.5.7.3.2.
 const CLIENT_AUTH: [u8; 8] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02];
+/// id-kp-serverAuth, 1.3.6.1.5.5.7.3.1.
+const SERVER_AUTH: [u8; 8] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
+
+/// What a certificate is issued for: `IssueClient` or `IssueServer` (pkg/ca/issue.go).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+enum Usage {
+    Client,
+    Server,
+}
 
 /// A self-signed Ed25519 root ("GeniusAuthoritarian Root", CA:TRUE, keyCertSign | cRLSign),
 /// valid from a minute ago for ten years.
@@ -60,6 +70,9 @@ pub struct CertificateAuthority {
     pub key: SigningKey,
     /// `CaCertPem`: appended to every issued chain.
     pub cert_pem: String,
+    /// The same certificate, DER.
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    pub cert_der: Vec<u8>,
     /// The CA's subject exactly as encoded (`parent.RawSubject`).
     subject: Vec<u8>,
     /// The CA's SubjectKeyId, which becomes the AuthorityKeyId of what it issues.
@@ -81,6 +94,7 @@ impl CertificateAuthority {
         Some(CertificateAuthority {
             key,
             cert_pem: pem_encode("CERTIFICATE", cert_der),
+            cert_der: cert_der.to_vec(),
             subject,
             subject_key_id,
         })
@@ -96,15 +110,48 @@ impl CertificateAuthority {
         now_ns: i128,
         valid_before: i64,
     ) -> (String, String) {
-        let client_key = SigningKey::generate(&mut OsRng);
+        let (cert, client_key) = self.issue(Usage::Client, app_code, &[], now_ns, valid_before);
+        let chain = format!("{}{}", pem_encode("CERTIFICATE", &cert), self.cert_pem);
+        let key_pem = pem_encode("EC PRIVATE KEY", &pkcs8_der(&client_key));
+        (chain, key_pem)
+    }
+
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    /// `IssueServer(serverName, notAfter)` (what the gRPC server's `GetCertificate` calls for
+    /// each new SNI name), plus IP addresses as SANs so that a loopback address verifies.
+    /// Returns the certificate DER and its key.
+    pub fn issue_server(
+        &self,
+        server_name: &str,
+        ips: &[std::net::IpAddr],
+        now_ns: i128,
+        valid_before: i64,
+    ) -> (Vec<u8>, SigningKey) {
+        self.issue(Usage::Server, server_name, ips, now_ns, valid_before)
+    }
+
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    fn issue(
+        &self,
+        usage: Usage,
+        name: &str,
+        ips: &[std::net::IpAddr],
+        now_ns: i128,
+        valid_before: i64,
+    ) -> (Vec<u8>, SigningKey) {
+        let key = SigningKey::generate(&mut OsRng);
         let now_secs = now_ns.div_euclid(1_000_000_000) as i64;
+        let purpose = match usage {
+            Usage::Client => CLIENT_AUTH,
+            Usage::Server => SERVER_AUTH,
+        };
         let mut extensions = vec![
             // digitalSignature (bit 0) | keyEncipherment (bit 2): 0xa0, five unused bits.
             extension(&KEY_USAGE, true, &der::der(der::BIT_STRING, &[0x05, 0xa0])),
             extension(
                 &EXT_KEY_USAGE,
                 false,
-                &sequence(&[&der::der(OID, &CLIENT_AUTH)]),
+                &sequence(&[&der::der(OID, &purpose)]),
             ),
         ];
         if let Some(key_id) = &self.subject_key_id {
@@ -115,26 +162,49 @@ impl CertificateAuthority {
                 &sequence(&[&der::der(0x80, key_id)]),
             ));
         }
-        // GeneralNames { [2] dNSName }
-        extensions.push(extension(
-            &SUBJECT_ALT_NAME,
-            false,
-            &sequence(&[&der::der(0x82, app_code.as_bytes())]),
-        ));
+        // GeneralNames { [2] dNSName, [7] iPAddress… }
+        let mut names = vec![der::der(0x82, name.as_bytes())];
+        for ip in ips {
+            names.push(match ip {
+                std::net::IpAddr::V4(v4) => der::der(0x87, &v4.octets()),
+                std::net::IpAddr::V6(v6) => der::der(0x87, &v6.octets()),
+            });
+        }
+        let names: Vec<&[u8]> = names.iter().map(Vec::as_slice).collect();
+        extensions.push(extension(&SUBJECT_ALT_NAME, false, &sequence(&names)));
         let tbs = tbs_certificate(
             // `big.NewInt(time.Now().UnixNano())`
             now_ns.unsigned_abs(),
             &self.subject,
             (now_secs - BACKDATE_SECS, valid_before),
-            &common_name(app_code),
-            &spki_der(&client_key.verifying_key()),
+            &common_name(name),
+            &spki_der(&key.verifying_key()),
             &extensions,
         );
-        let cert = sign_certificate(&tbs, &self.key);
-        let chain = format!("{}{}", pem_encode("CERTIFICATE", &cert), self.cert_pem);
-        let key_pem = pem_encode("EC PRIVATE KEY", &pkcs8_der(&client_key));
-        (chain, key_pem)
+        (sign_certificate(&tbs, &self.key), key)
     }
+}
+
+#[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+/// The first DNS name of a certificate's SubjectAltName: the gRPC server's caller
+/// (internal/rpc/app/middlewares.go: `PeerCertificates[0].DNSNames[0]` is the appCode).
+pub fn first_dns_name(cert_der: &[u8]) -> Option<String> {
+    let (certificate, _) = der::read(cert_der)?;
+    let parts = der::children(certificate.content)?;
+    let tbs = der::children(parts.first()?.content)?;
+    let extensions = tbs.iter().find(|e| e.tag == 0xa3)?;
+    let (list, _) = der::read(extensions.content)?;
+    for ext in der::children(list.content)? {
+        let fields = der::children(ext.content)?;
+        if fields.first()?.content == SUBJECT_ALT_NAME {
+            let (names, _) = der::read(fields.last()?.content)?;
+            let dns = der::children(names.content)?
+                .into_iter()
+                .find(|n| n.tag == 0x82)?;
+            return String::from_utf8(dns.content.to_vec()).ok();
+        }
+    }
+    None
 }
 
 /// The SubjectKeyIdentifier's key id among a certificate's extensions (`[3]` content).
@@ -206,5 +276,12 @@ mod tests {
         assert_eq!(chain.matches("-----BEGIN CERTIFICATE-----").count(), 2);
         assert!(key_pem.starts_with("-----BEGIN EC PRIVATE KEY-----\n"));
         assert_eq!(pkcs8_der(&SigningKey::from_bytes(&[1u8; 32])).len(), 48);
+        let (server, _) = ca.issue_server(
+            "localhost",
+            &["127.0.0.1".parse().unwrap()],
+            1_700_000_000_000_000_000,
+            1_700_604_800,
+        );
+        assert_eq!(first_dns_name(&server).as_deref(), Some("localhost"));
     }
 }

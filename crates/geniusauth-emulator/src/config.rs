@@ -53,6 +53,9 @@ pub struct Config {
     pub clock_skew_seconds: i64,
     /// The admin API's protection; `Open` is refused on a non-loopback address.
     pub admin: AdminAccess,
+    /// Where the gRPC App service listens (mutual TLS; port 0 picks one). `None`: not served.
+    /// Needs the `grpc` feature. `--grpc-listen`.
+    pub grpc_listen: Option<SocketAddr>,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             allow_any_callback: false,
             clock_skew_seconds: 0,
             admin: AdminAccess::Open,
+            grpc_listen: None,
         }
     }
 }
@@ -88,6 +92,9 @@ pub struct StartupInfo {
     pub app_code: String,
     pub app_secret: String,
     pub users: Vec<SeedUser>,
+    /// `https://host:port` of the gRPC App service, when it is served.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_url: Option<String>,
 }
 
 impl std::fmt::Debug for StartupInfo {
@@ -97,6 +104,7 @@ impl std::fmt::Debug for StartupInfo {
             .field("app_code", &self.app_code)
             .field("app_secret", &crate::HIDDEN)
             .field("users", &self.users)
+            .field("grpc_url", &self.grpc_url)
             .finish()
     }
 }
@@ -133,6 +141,7 @@ mod tests {
                 id: 1,
                 name: "张伟".into(),
             }],
+            grpc_url: None,
         };
         for shown in [format!("{info:?}"), format!("{info:#?}")] {
             assert!(!shown.contains("SSSS"), "{shown}");

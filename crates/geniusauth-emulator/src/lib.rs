@@ -40,8 +40,11 @@ mod fault_layer;
 mod faults;
 mod gin_tree;
 mod gojson;
+#[cfg(feature = "grpc")]
+mod grpc;
 mod jwt;
 mod keypair;
+mod live;
 mod login_page;
 mod public_routes;
 mod rate_limit;

@@ -53,6 +53,10 @@ struct Cli {
     /// Turn the HTTP admin API off (the login page stays on).
     #[arg(long)]
     no_admin: bool,
+    /// Also serve the gRPC App service (mutual TLS with the CA of keypair/server) on this
+    /// address; port 0 picks a free port. Its URL is `grpcUrl` in the first stdout line.
+    #[arg(long, value_name = "ADDR")]
+    grpc_listen: Option<SocketAddr>,
     /// Do not log each request to stderr.
     #[arg(long)]
     quiet: bool,
@@ -112,6 +116,7 @@ async fn main() -> ExitCode {
             (Some(token), false) => AdminAccess::Token(token),
             (None, false) => AdminAccess::Open,
         },
+        grpc_listen: cli.grpc_listen,
     };
     set_request_logging(!cli.quiet);
     let emulator = match Emulator::start(config).await {

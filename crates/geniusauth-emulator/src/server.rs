@@ -125,11 +125,23 @@ impl Emulator {
         let listener = TcpListener::bind(config.listen).await?;
         let bound = listener.local_addr()?;
         let base_url = url_for(bound);
+        let grpc_listener = match config.grpc_listen {
+            Some(addr) => Some(bind_grpc(addr).await?),
+            None => None,
+        };
+        let grpc_url = grpc_listener
+            .as_ref()
+            .map(|l| {
+                l.local_addr()
+                    .map(|a| url_for(a).replacen("http://", "https://", 1))
+            })
+            .transpose()?;
         let info = StartupInfo {
             url: base_url.clone(),
             app_code: demo.app_code,
             app_secret: demo.app_secret,
             users,
+            grpc_url,
         };
         let state = Arc::new(EmulatorState {
             store: Mutex::new(store),
@@ -142,15 +154,35 @@ impl Emulator {
             info,
             allow_any_callback: config.allow_any_callback,
             admin_policy: AdminPolicy::new(config.admin.clone(), bound),
+            live: Default::default(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         state.clock.set_skew_seconds(config.clock_skew_seconds);
-        let task = tokio::spawn(serve(
+        #[cfg(feature = "grpc")]
+        let grpc_task = grpc_listener.map(|listener| {
+            tokio::spawn(crate::grpc::serve(
+                listener,
+                state.clone(),
+                shutdown_rx.clone(),
+            ))
+        });
+        #[cfg(not(feature = "grpc"))]
+        let grpc_task: Option<JoinHandle<()>> = {
+            drop(grpc_listener); // always None: `bind_grpc` refused it
+            None
+        };
+        let http_task = tokio::spawn(serve(
             listener,
             router(state.clone()),
             state.clone(),
             shutdown_rx,
         ));
+        let task = tokio::spawn(async move {
+            let _ = http_task.await;
+            if let Some(grpc_task) = grpc_task {
+                let _ = grpc_task.await;
+            }
+        });
         Ok(Emulator {
             state,
             shutdown,
@@ -181,6 +213,17 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+/// The gRPC App service's listener; without the `grpc` feature, asking for it is an error.
+async fn bind_grpc(addr: SocketAddr) -> Result<TcpListener, Error> {
+    if cfg!(feature = "grpc") {
+        Ok(TcpListener::bind(addr).await?)
+    } else {
+        Err(Error::Invalid(
+            "this build has no gRPC App service (the `grpc` feature is off)".into(),
+        ))
     }
 }
 

@@ -9,6 +9,7 @@ use crate::config::StartupInfo;
 use crate::error::Error;
 use crate::faults::{Faults, RequestCounts};
 use crate::keypair::Keys;
+use crate::live::Live;
 use crate::rate_limit::RateLimiter;
 use crate::store::Store;
 use crate::tokens::Tokens;
@@ -28,6 +29,8 @@ pub struct EmulatorState {
     pub(crate) allow_any_callback: bool,
     /// Who may use the admin API.
     pub(crate) admin_policy: AdminPolicy,
+    /// What the gRPC App service streams.
+    pub(crate) live: Live,
 }
 
 pub type SharedState = Arc<EmulatorState>;

@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS login_records (
     created_at_ms INTEGER NOT NULL,
     point_expires_at_ms INTEGER
 );
+CREATE TABLE IF NOT EXISTS canceled_tokens (
+    id INTEGER PRIMARY KEY,
+    app_code TEXT NOT NULL,
+    valid_before INTEGER NOT NULL
+);
 ";
 
 /// A registered application. `Debug` prints the secret as `***`.
@@ -559,5 +564,36 @@ impl Store {
             params![to_i64(id)],
         )?;
         Ok(())
+    }
+
+    /// `CanceledTokenTable.Add` (internal/db/redis/RefreshToken.go): what a later
+    /// `WatchTokenOperation` snapshot lists.
+    pub fn add_canceled_token(
+        &self,
+        id: u64,
+        app_code: &str,
+        valid_before: i64,
+    ) -> Result<(), Error> {
+        self.conn.execute(
+            "INSERT INTO canceled_tokens (id, app_code, valid_before) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET app_code = excluded.app_code, valid_before = excluded.valid_before",
+            params![to_i64(id), app_code, valid_before],
+        )?;
+        Ok(())
+    }
+
+    #[cfg_attr(not(feature = "grpc"), allow(dead_code))]
+    /// `CanceledTokenTable.Get`: the app's cancelled tokens still within their validity
+    /// (the server drops the expired ones as it reads them), as (id, valid before).
+    pub fn canceled_tokens(&self, app_code: &str, now_secs: i64) -> Result<Vec<(u64, i64)>, Error> {
+        self.conn.execute(
+            "DELETE FROM canceled_tokens WHERE valid_before <= ?1",
+            [now_secs],
+        )?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, valid_before FROM canceled_tokens WHERE app_code = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([app_code], |r| Ok((to_u64(r.get(0)?), r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

@@ -249,9 +249,7 @@ pub fn destroy_refresh(state: &SharedState, signed: &Signed) -> Result<Response,
             .ok()
             .flatten()
             .ok_or(ApiError::from(codes::TOKEN_INVALID))?;
-        tokens
-            .store
-            .destroy_record_point(claims.id)
+        crate::live::cancel_record(tokens.store, &state.live, &claims)
             .map_err(|_| ApiError::from(codes::UNEXPECTED))?;
         Ok(success_empty())
     })

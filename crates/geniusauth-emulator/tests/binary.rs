@@ -372,3 +372,25 @@ fn refuses_an_open_admin_api_off_loopback() {
         "{stderr}"
     );
 }
+
+/// `--grpc-listen` puts the service's https URL in the first line; without it there is none.
+#[test]
+fn grpc_url_is_announced_only_when_served() {
+    let served = spawn(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--grpc-listen",
+        "127.0.0.1:0",
+        "--quiet",
+    ]);
+    let url = served.info.grpc_url.clone().expect("grpcUrl");
+    assert!(url.starts_with("https://127.0.0.1:"), "{url}");
+    assert!(
+        served.first_line.contains("\"grpcUrl\":"),
+        "{}",
+        served.first_line
+    );
+    let plain = spawn(&["--listen", "127.0.0.1:0", "--quiet"]);
+    assert_eq!(plain.info.grpc_url, None);
+    assert!(!plain.first_line.contains("grpcUrl"));
+}

@@ -18,8 +18,8 @@ use crate::envelope::{decode_envelope, read_capped_body, snippet};
 use crate::error::Error;
 use crate::model::{
     AccessTokenInfo, AppInfo, Grant, LoginOptions, LoginResult, PayloadUpdate, PublicUserInfo,
-    RefreshResult, ServerPublicKeys, UserInfo, MAX_PAYLOAD_CHARS, MAX_REFRESH_VALIDITY_SECS,
-    MIN_REFRESH_VALIDITY_SECS,
+    RefreshResult, RpcClientCredential, ServerPublicKeys, UserInfo, MAX_PAYLOAD_CHARS,
+    MAX_REFRESH_VALIDITY_SECS, MIN_REFRESH_VALIDITY_SECS,
 };
 use crate::signature::{sign, ParamValue};
 use crate::tokens::{self, Claims, TokenType};
@@ -31,6 +31,7 @@ const PATH_ACCESS_VERIFY: &str = "/api/v1/app/token/access/verify";
 const PATH_ACCESS_USER_INFO: &str = "/api/v1/app/token/access/user/info";
 const PATH_PUBLIC_USER_INFO: &str = "/api/v1/app/user/info";
 const PATH_SERVER_KEYS: &str = "/api/v1/app/keypair/server";
+const PATH_RPC_CREDENTIAL: &str = "/api/v1/app/keypair/rpc";
 // Registered as `G.GET("/")` in the `app` group: the path ends with '/'.
 const PATH_PUBLIC_APP: &str = "/api/v1/public/app/";
 
@@ -230,6 +231,38 @@ impl Client {
         let jwt = pem_from_wire(wire.jwt.as_deref().unwrap_or_default()).ok_or_else(unexpected)?;
         let ca = pem_from_wire(wire.ca.as_deref().unwrap_or_default()).ok_or_else(unexpected)?;
         Ok(ServerPublicKeys { jwt, ca })
+    }
+
+    /// `POST /api/v1/app/keypair/rpc` (`RpcClientCredential` in the server's
+    /// internal/api/controllers/app/keypair.go): a fresh client certificate for the gRPC App
+    /// service, issued by the RPC CA for this appCode, valid 7 days. `cert` is the certificate
+    /// followed by the CA, `key` an `EC PRIVATE KEY` PEM holding a PKCS#8 Ed25519 key.
+    pub async fn rpc_client_credential(&self) -> Result<RpcClientCredential, Error> {
+        #[derive(Deserialize)]
+        struct WireCredential {
+            #[serde(default)]
+            cert: Option<String>,
+            #[serde(default)]
+            key: Option<String>,
+            #[serde(rename = "validBefore", default)]
+            valid_before: i64,
+        }
+        let (status, body) = self
+            .call_raw(Method::POST, PATH_RPC_CREDENTIAL, Vec::new())
+            .await?;
+        let wire: WireCredential = decode_envelope(status, &body)?;
+        let unexpected = || Error::UnexpectedReply {
+            http_status: status,
+            snippet: snippet(&body),
+        };
+        let cert =
+            pem_from_wire(wire.cert.as_deref().unwrap_or_default()).ok_or_else(unexpected)?;
+        let key = pem_from_wire(wire.key.as_deref().unwrap_or_default()).ok_or_else(unexpected)?;
+        Ok(RpcClientCredential {
+            cert,
+            key: crate::secret::AppSecret::new(key),
+            valid_before: wire.valid_before,
+        })
     }
 
     /// Verifies a token locally (signature, type, expiry) with the server key, fetched once per

@@ -16,6 +16,8 @@ pub mod clock;
 pub mod config;
 pub mod envelope;
 pub mod error;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 pub mod mask;
 pub mod model;
 pub mod secret;
@@ -29,7 +31,7 @@ pub use config::{Config, DEFAULT_BASE_URL};
 pub use error::{explain_server_code, CallbackError, Error, TokenError};
 pub use model::{
     AccessTokenInfo, AppInfo, Grant, Group, LoginOptions, LoginResult, PayloadUpdate,
-    PublicUserInfo, RefreshResult, ServerPublicKeys, UserInfo,
+    PublicUserInfo, RefreshResult, RpcClientCredential, ServerPublicKeys, UserInfo,
 };
 pub use secret::AppSecret;
 pub use signature::{sign, ParamValue};

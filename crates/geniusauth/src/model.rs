@@ -204,6 +204,18 @@ impl ServerPublicKeys {
     }
 }
 
+/// A client certificate for the gRPC App service (`POST /api/v1/app/keypair/rpc`), PEM text.
+/// `Debug` hides the private key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcClientCredential {
+    /// The client certificate followed by the CA certificate.
+    pub cert: String,
+    /// The private key PEM (labelled `EC PRIVATE KEY` by the server, PKCS#8 inside).
+    pub key: crate::secret::AppSecret,
+    /// Unix seconds after which the certificate is no longer valid.
+    pub valid_before: i64,
+}
+
 /// A `null` (Go's nil slice, say) reads as the type's default.
 pub(crate) fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
