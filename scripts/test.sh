@@ -11,7 +11,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # UI: both languages complete, nothing inline that the CSP would block.
 python3 tools/ui-preview/check_i18n.py
 # UI: every module parses (a stray quote in a string would leave the window blank).
-for module in ui/*.js ui/render/*.js; do node --check "$module"; done
+for module in ui/*.js ui/render/*.js ui/state/*.js; do node --check "$module"; done
+# UI: the pure state logic (the Support table's rows), by Node's own test runner.
+node --test tests/ui/*.test.mjs
 # Signature vectors: recomputed with Python's hashlib, independently of the Rust code.
 python3 scripts/signature_vectors.py --check
 

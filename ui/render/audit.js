@@ -9,7 +9,7 @@ import { changed, run } from '../store.js';
 import { toast } from '../toast.js';
 import { badge, button, icon, spinner } from './widgets.js';
 import { virtualBody } from './vlist.js';
-import { ensureSupport, supportStatus } from './support.js';
+import { ensureSupport, supportStatus } from '../state/support.js';
 
 const audit = {
   query: '',

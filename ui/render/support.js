@@ -1,48 +1,25 @@
 // The Support view: paste or open tokens, see whose they are, revoke them in bulk.
-// Rust owns the list (docs/ipc.md, "Support"): rows carry an id and a masked token, never the
-// token itself. The `support` event brings full or partial snapshots, ordered by `version`.
+// It only renders: the list, the filters and the selection live in ui/state/support.js.
 
 import { h } from '../dom.js';
 import { t, fmtDateTime, fmtWith, getLocale } from '../i18n.js';
-import { onEvent } from '../ipc.js';
-import { changed, run, store, isBusy } from '../store.js';
+import { changed, store } from '../store.js';
 import { confirmDialog, openModal } from '../dialog.js';
 import { toast } from '../toast.js';
-import { announce, announceRevocation } from '../announce.js';
+import { announce } from '../announce.js';
 import { avatar, badge, button, icon, spinner, hostOf } from './widgets.js';
 import { virtualBody } from './vlist.js';
+import {
+  command, ensureSupport, filters, listFacets, ownerOf, refreshRowOf, sup, visibleRows,
+} from '../state/support.js';
+import { isDone, isRevocable } from '../state/support-rows.js';
 
-/** The Rust side's support state, as the UI has applied it. */
-const sup = {
-  loaded: false,
-  version: -1,
-  epoch: -1, // rowsEpoch of the rows held: an event of another epoch means "fetch the list"
-  status: null, // the snapshot without rows/owners
-  rows: new Map(), // id → row
-  order: [], // ids in input order
-  owners: new Map(), // "uid" → owner
-  /** Bumped when the visible rows must be filtered and sorted again (see `visibleRows`). */
-  setVersion: 0,
-  /** Events that arrived while the full list is being fetched; null when not fetching. */
-  queued: null,
-};
-
-/** UI-only state of the view. */
+/** What the view keeps across renders: elements that are costly to rebuild. */
 const ui = {
-  q: '',
-  app: '',
-  owner: '', // '' all, 'none' tokens without an owner, or a user id
-  state: '',
-  sort: { key: '', dir: 1 },
-  selected: new Set(),
-  append: false,
-  input: null, // the textarea, kept across renders (it may hold megabytes)
-  ownerSelect: null, // the owner filter, kept across renders (it may list thousands)
+  input: null, // the textarea (it may hold megabytes)
+  ownerSelect: null, // the owner filter (it may list thousands)
   ownerSelectKey: '',
 };
-
-/** The filtered, sorted rows, and where each row is in them. */
-let view = { key: '', rows: [], pos: new Map() };
 
 /** "6 d left", "5 h left", "12 min left". */
 function fmtLeft(ms) {
@@ -60,237 +37,6 @@ export function fmtDay(ms) {
     : fmtWith('dayYear', { year: 'numeric', month: 'short', day: 'numeric' }, ms);
 }
 const fmtClock = (ms) => fmtWith('clock', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }, ms);
-
-export function supportStatus() {
-  return sup.status;
-}
-
-/** Subscribes to `support` events and loads the current state, once. */
-export function ensureSupport() {
-  if (sup.loaded) return;
-  sup.loaded = true;
-  onEvent('support', applySupport).catch(() => {});
-  reload(null);
-}
-
-/**
- * Applies an event or a command's reply (docs/ipc.md, "Support"). Both are partial: the rows
- * and owners that changed. A new `rowsEpoch` means the list itself changed and comes with no
- * rows: the whole list is fetched (`support_state`), and what arrives meanwhile is queued and
- * applied on top if it is newer.
- */
-function applySupport(s) {
-  if (!s || typeof s !== 'object' || typeof s.version !== 'number') return;
-  if (sup.queued) { sup.queued.push(s); return; }
-  if (s.version <= sup.version) return; // stale: a newer snapshot is applied already
-  if (s.rowsEpoch !== sup.epoch) { reload(s); return; }
-  applyPartial(s);
-}
-
-async function reload(trigger) {
-  sup.queued = trigger ? [trigger] : [];
-  const res = await run('support_state', undefined, { busy: null, silent: true });
-  const queued = sup.queued;
-  sup.queued = null;
-  if (res.ok && res.value && res.value.full) {
-    applyFull(res.value);
-  } else if (trigger) {
-    // Not expected; take what the event says without rows rather than asking again and again.
-    sup.epoch = trigger.rowsEpoch;
-  }
-  for (const s of queued) applySupport(s);
-  changed();
-}
-
-function applyFull(s) {
-  const { rows, owners, ...status } = s;
-  sup.version = s.version;
-  sup.epoch = s.rowsEpoch;
-  setStatus(status);
-  sup.rows = new Map(rows.map((r) => [r.id, r]));
-  sup.order = rows.map((r) => r.id);
-  sup.owners = new Map(Object.entries(owners ?? {}));
-  for (const id of [...ui.selected]) if (!sup.rows.has(id)) ui.selected.delete(id);
-  // A filter on an owner no longer in the list would hide every row.
-  if (ui.owner && !rows.some((r) => (ui.owner === 'none' ? r.userId == null : String(r.userId) === ui.owner))) ui.owner = '';
-  sup.setVersion++;
-}
-
-/**
- * Takes the new status. A run that ended since the last one is announced (ui/announce.js), once,
- * even when its end arrives in the same event as its start; one that ended before the view
- * loaded is not.
- */
-function setStatus(status) {
-  const before = sup.status;
-  sup.status = status;
-  const p = status?.progress;
-  if (!before || !p || p.running || !p.finishedAt) return;
-  const was = before.progress;
-  if (was && !was.running && was.finishedAt === p.finishedAt) return;
-  announceRevocation(p);
-}
-
-/** Patches changed rows into the current view where they stay put; otherwise asks for a new one. */
-function applyPartial(s) {
-  const { rows, owners, ...status } = s;
-  sup.version = s.version;
-  setStatus(status);
-  for (const r of rows ?? []) {
-    const old = sup.rows.get(r.id);
-    sup.rows.set(r.id, r);
-    if (!old) {
-      sup.order.push(r.id);
-      sup.setVersion++;
-    } else if (!patchView(old, r)) {
-      sup.setVersion++;
-    }
-  }
-  const entries = Object.entries(owners ?? {});
-  if (entries.length) {
-    for (const [k, o] of entries) sup.owners.set(k, o);
-    // Owners change what the filter and the owner sort see, nothing else.
-    if (ui.q.trim() || ui.owner || ui.sort.key === 'owner') sup.setVersion++;
-    ownerListVersion++;
-  }
-  changed();
-}
-
-/**
- * Puts `row` where `old` was in the view when that is where it belongs: it passes the same
- * filters and sorts the same. During a run that is nearly always the case, so a progress event
- * costs a few rows, not a filter and sort of the whole list. False: the view must be rebuilt.
- */
-function patchView(old, row) {
-  if (view.key !== viewKey()) return true; // rebuilt at the next render anyway
-  const at = view.pos.get(row.id);
-  const was = at !== undefined;
-  if (was !== matchesFilters(row) || (was && sortValue(old) !== sortValue(row))) return false;
-  if (was) view.rows[at] = row;
-  return true;
-}
-
-/** Applies a command's reply (a snapshot without rows) and reports failures as usual. */
-async function command(cmd, args, busy) {
-  const res = await run(cmd, args, { busy });
-  if (res.ok && res.value && typeof res.value === 'object') applySupport(res.value);
-  return res;
-}
-
-// ---- row helpers ------------------------------------------------------------------------
-
-const ownerOf = (row) => (row.userId != null ? sup.owners.get(String(row.userId)) ?? null : null);
-const ownerName = (row) => {
-  const o = ownerOf(row);
-  return o?.found ? o.name : '';
-};
-const isDone = (row) => row.state === 'revoked' || row.state === 'already_invalid';
-const isBusyRow = (row) => row.state === 'queued' || row.state === 'running';
-/** A refresh token worth revoking: what "select all" takes. */
-const isRevocable = (row) => row.kind === 'refresh' && !row.expired && row.signature !== 'failed' && !isDone(row) && !isBusyRow(row);
-
-/** Refresh-token rows by login record, for access tokens: rebuilt when the list changes. */
-let refreshIndex = { epoch: -1, size: -1, byRecord: new Map() };
-function refreshRowOf(row) {
-  if (row.kind !== 'access') return null;
-  if (row.result?.refreshRowId != null) return sup.rows.get(row.result.refreshRowId) ?? null;
-  if (row.recordId == null) return null;
-  if (refreshIndex.epoch !== sup.epoch || refreshIndex.size !== sup.order.length) {
-    const byRecord = new Map();
-    for (const id of sup.order) {
-      const r = sup.rows.get(id);
-      if (r?.kind === 'refresh' && r.recordId != null && !byRecord.has(r.recordId)) byRecord.set(r.recordId, id);
-    }
-    refreshIndex = { epoch: sup.epoch, size: sup.order.length, byRecord };
-  }
-  const id = refreshIndex.byRecord.get(row.recordId);
-  return id != null ? sup.rows.get(id) ?? null : null;
-}
-
-const STATE_ORDER = ['running', 'queued', 'error', 'cancelled', 'ready', 'not_revocable', 'already_invalid', 'revoked'];
-
-function matchesFilters(row) {
-  if (ui.app && (row.appCode ?? '') !== ui.app) return false;
-  if (ui.owner && (ui.owner === 'none' ? row.userId != null : String(row.userId) !== ui.owner)) return false;
-  switch (ui.state) {
-    case '': break;
-    case 'revocable': if (!isRevocable(row)) return false; break;
-    case 'expired': if (!row.expired) return false; break;
-    case 'other': if (row.kind !== 'other') return false; break;
-    case 'access': if (row.kind !== 'access') return false; break;
-    default: if (row.state !== ui.state) return false;
-  }
-  const q = ui.q.trim().toLowerCase();
-  if (!q) return true;
-  const owner = ownerOf(row);
-  const hay = [
-    owner?.name, row.userId, row.appCode, row.recordId != null ? `#${row.recordId}` : '', row.masked, row.payload,
-    ...(owner?.groups ?? []),
-  ].filter((x) => x != null && x !== '').join(' ').toLowerCase();
-  return q.split(/\s+/).every((w) => hay.includes(w));
-}
-
-/** What the current sort compares that a row's own update can change (the rest never does). */
-function sortValue(row) {
-  return ui.sort.key === 'state' ? row.state : '';
-}
-
-function compareRows(a, b) {
-  const { key, dir } = ui.sort;
-  let c = 0;
-  if (key === 'owner') {
-    const na = ownerName(a);
-    const nb = ownerName(b);
-    c = (na === '') - (nb === '') || na.localeCompare(nb) || (a.userId ?? Infinity) - (b.userId ?? Infinity);
-  } else if (key === 'app') {
-    c = (a.appCode ?? '~').localeCompare(b.appCode ?? '~') || (a.recordId ?? 0) - (b.recordId ?? 0);
-  } else if (key === 'issued') {
-    c = (a.issuedAt ?? Infinity) - (b.issuedAt ?? Infinity);
-  } else if (key === 'expires') {
-    c = (a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity);
-  } else if (key === 'state') {
-    c = STATE_ORDER.indexOf(a.state) - STATE_ORDER.indexOf(b.state);
-  }
-  return c * dir || a.id - b.id;
-}
-
-const viewKey = () => `${sup.setVersion}|${ui.q}|${ui.app}|${ui.owner}|${ui.state}|${ui.sort.key}|${ui.sort.dir}`;
-
-/** The rows to show, filtered and sorted; recomputed only when the filters, the sort or the list changed. */
-function visibleRows() {
-  const key = viewKey();
-  if (view.key === key) return view.rows;
-  let rows = sup.order.map((id) => sup.rows.get(id)).filter(Boolean).filter(matchesFilters);
-  if (ui.sort.key) rows = rows.sort(compareRows);
-  view = { key, rows, pos: new Map(rows.map((r, i) => [r.id, i])) };
-  return rows;
-}
-
-/** Apps and owners of the list, for the filters: recomputed when the list or an owner changed. */
-let ownerListVersion = 0;
-let facets = { key: '', apps: [], owners: [], ownerCount: 0, noOwner: 0 };
-function listFacets() {
-  const key = `${sup.epoch}|${sup.order.length}|${ownerListVersion}|${getLocale()}`;
-  if (facets.key === key) return facets;
-  const apps = new Set();
-  const perOwner = new Map();
-  let noOwner = 0;
-  for (const id of sup.order) {
-    const r = sup.rows.get(id);
-    if (!r) continue;
-    if (r.appCode) apps.add(r.appCode);
-    if (r.userId != null) perOwner.set(r.userId, (perOwner.get(r.userId) ?? 0) + 1);
-    else noOwner++;
-  }
-  const owners = [...perOwner].map(([uid, n]) => {
-    const o = sup.owners.get(String(uid));
-    return { uid: String(uid), n, name: o?.found ? o.name : '', label: o?.found ? o.name : t('support.unknownUserId', { id: uid }) };
-  }).sort((a, b) => (a.name === '') - (b.name === '') || a.name.localeCompare(b.name) || Number(a.uid) - Number(b.uid));
-  facets = { key, apps: [...apps].sort(), owners, ownerCount: perOwner.size, noOwner };
-  return facets;
-}
-
-// ---- the view ---------------------------------------------------------------------------
 
 export function renderSupport(snap) {
   ensureSupport();
@@ -349,8 +95,8 @@ function inputCard(st) {
       button({ label: t('support.openFile'), icon: 'fileText', variant: 'secondary', size: 'sm', busy: 'support-file', testid: 'support-open-file',
         disabled: running, onClick: openFile }),
       h('label', { class: 'checkbox', for: 'support-append' },
-        h('input', { type: 'checkbox', id: 'support-append', key: 'support-append', testid: 'support-append', checked: ui.append,
-          onChange: (e) => { ui.append = e.target.checked; } }),
+        h('input', { type: 'checkbox', id: 'support-append', key: 'support-append', testid: 'support-append', checked: filters.append,
+          onChange: (e) => { filters.append = e.target.checked; } }),
         h('span', { text: t('support.append') })),
       h('span', { class: 'appbar-spacer' }),
       sup.order.length ? button({ label: t('support.clear'), icon: 'trash', variant: 'ghost', size: 'sm', testid: 'support-clear',
@@ -374,10 +120,10 @@ async function parse() {
     toast(t('support.nothingPasted'), { tone: 'info' });
     return;
   }
-  const res = await command('parse_tokens', { text, append: ui.append }, 'support-parse');
+  const res = await command('parse_tokens', { text, append: filters.append }, 'support-parse');
   if (res.ok) {
     ui.input.value = '';
-    if (!ui.append) ui.selected.clear();
+    if (!filters.append) filters.selected.clear();
     // The summary line is rebuilt with the view: the live region says it once.
     const summary = res.value?.parse ?? sup.status?.parse;
     if (summary) announce(summaryText(summary));
@@ -385,13 +131,13 @@ async function parse() {
 }
 
 async function openFile() {
-  const res = await command('open_token_file', { append: ui.append }, 'support-file');
-  if (res.ok && res.value && !ui.append) ui.selected.clear();
+  const res = await command('open_token_file', { append: filters.append }, 'support-file');
+  if (res.ok && res.value && !filters.append) filters.selected.clear();
 }
 
 async function clearList() {
   const res = await command('clear_tokens', undefined, 'support-clear');
-  if (res.ok) ui.selected.clear();
+  if (res.ok) filters.selected.clear();
 }
 
 function emptyState() {
@@ -448,31 +194,31 @@ function tableCard(st) {
   const rows = visibleRows();
   const running = Boolean(st?.progress?.running);
   const selectable = rows.filter(isRevocable);
-  const allSelected = selectable.length > 0 && selectable.every((r) => ui.selected.has(r.id));
-  const someSelected = selectable.some((r) => ui.selected.has(r.id));
+  const allSelected = selectable.length > 0 && selectable.every((r) => filters.selected.has(r.id));
+  const someSelected = selectable.some((r) => filters.selected.has(r.id));
   const selectAll = h('input', {
     type: 'checkbox', testid: 'support-select-all', key: 'support-select-all', checked: allSelected,
     disabled: running || selectable.length === 0, 'aria-label': t('support.selectAll', { n: selectable.length }),
     title: t('support.selectAll', { n: selectable.length }),
     onChange: (e) => {
       for (const r of selectable) {
-        if (e.target.checked) ui.selected.add(r.id); else ui.selected.delete(r.id);
+        if (e.target.checked) filters.selected.add(r.id); else filters.selected.delete(r.id);
       }
       changed();
     },
   });
   selectAll.indeterminate = someSelected && !allSelected;
-  const selectedIds = [...ui.selected].filter((id) => sup.rows.has(id));
+  const selectedIds = [...filters.selected].filter((id) => sup.rows.has(id));
   const { apps, ownerCount } = listFacets();
   const sortHead = (key, label, title) => {
-    const active = ui.sort.key === key;
-    return h('div', { class: `st-cell st-head-cell st-col-${key}`, role: 'columnheader', title, 'aria-sort': active ? (ui.sort.dir > 0 ? 'ascending' : 'descending') : 'none' },
+    const active = filters.sort.key === key;
+    return h('div', { class: `st-cell st-head-cell st-col-${key}`, role: 'columnheader', title, 'aria-sort': active ? (filters.sort.dir > 0 ? 'ascending' : 'descending') : 'none' },
       h('button', { type: 'button', class: ['st-sort', active && 'is-active'], testid: `support-sort-${key}`, key: `support-sort-${key}`,
         onClick: () => {
-          ui.sort = active ? (ui.sort.dir > 0 ? { key, dir: -1 } : { key: '', dir: 1 }) : { key, dir: 1 };
+          filters.sort = active ? (filters.sort.dir > 0 ? { key, dir: -1 } : { key: '', dir: 1 }) : { key, dir: 1 };
           changed();
         } },
-      h('span', { text: label }), active ? icon('chevronDown', { cls: ui.sort.dir > 0 ? 'icon-flip' : '' }) : null));
+      h('span', { text: label }), active ? icon('chevronDown', { cls: filters.sort.dir > 0 ? 'icon-flip' : '' }) : null));
   };
   const plainHead = (cls, label) => h('div', { class: `st-cell st-head-cell ${cls}`, role: 'columnheader', text: label });
 
@@ -493,13 +239,13 @@ function tableCard(st) {
     sup.status?.ownerError ? h('p', { class: 'inline-alert small', testid: 'support-owner-error' }, icon('alertCircle'), h('span', { text: t('support.ownerError', { msg: sup.status.ownerError }) })) : null,
     h('div', { class: 'support-filters' },
       h('input', {
-        class: 'input support-filter', type: 'search', key: 'support-filter', testid: 'support-filter', 'aria-keyshortcuts': 'Control+F', value: ui.q,
+        class: 'input support-filter', type: 'search', key: 'support-filter', testid: 'support-filter', 'aria-keyshortcuts': 'Control+F', value: filters.q,
         placeholder: t('support.filterPlaceholder'), 'aria-label': t('support.filterPlaceholder'),
-        onInput: (e) => { ui.q = e.target.value; changed(); },
+        onInput: (e) => { filters.q = e.target.value; changed(); },
       }),
       ownerFilter(),
-      selectBox('support-filter-app', t('support.filterApp'), ui.app, [['', t('support.allApps')], ...apps.map((a) => [a, a])], (v) => { ui.app = v; }),
-      selectBox('support-filter-state', t('support.filterState'), ui.state, [
+      selectBox('support-filter-app', t('support.filterApp'), filters.app, [['', t('support.allApps')], ...apps.map((a) => [a, a])], (v) => { filters.app = v; }),
+      selectBox('support-filter-state', t('support.filterState'), filters.state, [
         ['', t('support.allStates')],
         ['revocable', t('support.f.revocable')],
         ['revoked', t('support.state.revoked')],
@@ -510,7 +256,7 @@ function tableCard(st) {
         ['access', t('support.kind.access')],
         ['expired', t('support.f.expired')],
         ['other', t('support.kind.other')],
-      ], (v) => { ui.state = v; })),
+      ], (v) => { filters.state = v; })),
     h('div', { class: 'support-table', role: 'table', 'aria-label': t('support.tokens'), 'aria-rowcount': String(rows.length + 1), testid: 'support-table' },
       h('div', { class: 'st-row st-head', role: 'row' },
         h('div', { class: 'st-cell st-check', role: 'columnheader' }, selectAll),
@@ -539,18 +285,19 @@ function ownerFilter() {
   const { owners, noOwner, key } = listFacets();
   if (!ui.ownerSelect) {
     ui.ownerSelect = h('select', { class: 'select-input', testid: 'support-filter-owner', key: 'support-filter-owner',
-      onChange: (e) => { ui.owner = e.target.value; changed(); } });
+      onChange: (e) => { filters.owner = e.target.value; changed(); } });
   }
   const el = ui.ownerSelect;
-  if (ui.ownerSelectKey !== key) {
-    ui.ownerSelectKey = key;
+  const optionsKey = `${key}|${getLocale()}`;
+  if (ui.ownerSelectKey !== optionsKey) {
+    ui.ownerSelectKey = optionsKey;
     el.replaceChildren(
       h('option', { value: '', text: t('support.allOwners') }),
-      ...owners.map((o) => h('option', { value: o.uid, text: `${o.label} · ${o.n}` })),
+      ...owners.map((o) => h('option', { value: o.uid, text: `${o.name || t('support.unknownUserId', { id: o.uid })} · ${o.n}` })),
       noOwner ? h('option', { value: 'none', text: `${t('support.withoutOwner')} · ${noOwner}` }) : null);
   }
   el.setAttribute('aria-label', t('support.filterOwner'));
-  el.value = ui.owner;
+  el.value = filters.owner;
   return h('span', { class: 'select support-select support-select-owner' }, el, icon('chevronDown', { cls: 'select-chev' }));
 }
 
@@ -561,7 +308,7 @@ function ownerFilter() {
 const rowCache = new WeakMap();
 function cachedRow(row, index, running) {
   const refresh = refreshRowOf(row);
-  const deps = [ui.selected.has(row.id), ownerOf(row), running, getLocale(), index, refresh];
+  const deps = [filters.selected.has(row.id), ownerOf(row), running, getLocale(), index, refresh];
   const hit = rowCache.get(row);
   if (hit && hit.deps.every((d, i) => d === deps[i])) return hit.el;
   const el = rowEl(row, index, running, refresh);
@@ -574,12 +321,12 @@ const none = () => h('span', { class: 'muted', text: '—' });
 
 function rowEl(row, index, running, refresh) {
   const owner = ownerOf(row);
-  const selected = ui.selected.has(row.id);
+  const selected = filters.selected.has(row.id);
   const check = h('input', {
     type: 'checkbox', testid: 'support-row-select', key: `support-row-select-${row.id}`, 'data-id': String(row.id), checked: selected,
     disabled: running && !selected, 'aria-label': t('support.selectRow', { token: row.masked }),
     onChange: (e) => {
-      if (e.target.checked) ui.selected.add(row.id); else ui.selected.delete(row.id);
+      if (e.target.checked) filters.selected.add(row.id); else filters.selected.delete(row.id);
       changed();
     },
   });
@@ -706,7 +453,7 @@ function confirmRevoke(ids) {
   const refresh = rows.filter((r) => r.kind === 'refresh');
   if (!refresh.length) {
     // Nothing destructive: the rows only learn why they cannot be revoked.
-    command('revoke_tokens', { ids }, 'support-revoke').then((res) => { if (res.ok) { ui.selected.clear(); changed(); } });
+    command('revoke_tokens', { ids }, 'support-revoke').then((res) => { if (res.ok) { filters.selected.clear(); changed(); } });
     return;
   }
   const byOwner = new Map();
@@ -743,7 +490,7 @@ function confirmRevoke(ids) {
     icon: 'ban',
     onConfirm: async () => {
       const res = await command('revoke_tokens', { ids }, 'support-revoke');
-      if (res.ok) { ui.selected.clear(); changed(); }
+      if (res.ok) { filters.selected.clear(); changed(); }
       return res;
     },
   });
@@ -800,4 +547,3 @@ function showDetails(id) {
 }
 
 /** Busy keys this view uses, for other views to check. */
-export const supportBusy = () => isBusy('support-revoke') || Boolean(sup.status?.progress?.running);
